@@ -1,0 +1,139 @@
+// Process glue: parse argv, resolve config, run the command, print the summary, map errors to exit codes.
+import { writeFileSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
+import type { Readable } from 'node:stream'
+import { resolveConfig } from '../config/resolve.js'
+import type { CommandName, Config } from '../config/types.js'
+import { EXIT, errors, isForwardError } from '../errors.js'
+import { createParser } from './parser.js'
+
+export interface CliIo {
+  stdin: Readable
+  stdout: NodeJS.WritableStream
+  stderr: NodeJS.WritableStream
+  env: Readonly<Record<string, string | undefined>>
+  cwd: string
+  /** Aborted on SIGINT/SIGTERM. */
+  signal?: AbortSignal
+}
+
+interface Parsed {
+  output: string
+  error: Error | undefined
+  argv: Record<string, unknown> | undefined
+}
+
+async function parseArgs (args: readonly string[]): Promise<Parsed> {
+  const parser = createParser()
+  return await new Promise<Parsed>((resolve) => {
+    void parser.parse([...args], {}, (error: Error | undefined, argv: Record<string, unknown>, output: string) => {
+      resolve({ output, error: error ?? undefined, argv })
+    })
+  })
+}
+
+const YARGS_KEYS = new Set(['_', '$0', 'files', 'help', 'h', 'version'])
+
+/** Splits yargs' argv into the command, the files and the flags that were given (by kebab-case name). */
+export function flagsOf (argv: Record<string, unknown>): { command: CommandName, files: string[], flags: Record<string, unknown> } {
+  const flags: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(argv)) {
+    if (YARGS_KEYS.has(key) || value === undefined) continue
+    flags[key] = value
+  }
+  const positional = (argv._ as Array<string | number> | undefined) ?? []
+  const command = String(positional[0]) as CommandName
+  const files = ((argv.files as Array<string | number> | undefined) ?? []).map(String)
+  return { command, files, flags }
+}
+
+/** Runs the CLI; returns the exit code. Never calls process.exit. */
+export async function main (args: readonly string[], io: CliIo): Promise<number> {
+  const parsed = await parseArgs(args)
+  if (parsed.error !== undefined) {
+    io.stderr.write(`${parsed.output === '' ? '' : parsed.output + '\n\n'}${errors.MF_ERR_CONFIG_INVALID.code}: ${parsed.error.message}\n`)
+    return EXIT.usage
+  }
+  if (parsed.output !== '') {
+    // --help or --version
+    io.stdout.write(parsed.output + '\n')
+    return EXIT.ok
+  }
+  const { command, files, flags } = flagsOf(parsed.argv ?? {})
+
+  let config: Config
+  try {
+    config = resolveConfig({ command, files, flags, env: io.env, cwd: io.cwd })
+  } catch (err) {
+    return reportError(err, io)
+  }
+  if (flags['access-token'] !== undefined) {
+    io.stderr.write('warning: --access-token puts the token in the process list, visible to every user of this machine; use --access-token-file or MATOMO_FORWARD_ACCESS_TOKEN.\n')
+  }
+
+  const { createLogger } = await import('../log.js')
+  const logger = createLogger(config.logLevel, io.stderr)
+  try {
+    const { runCommand } = await import('./run-command.js')
+    const result = await runCommand(config, { logger, stdin: io.stdin, stdout: io.stdout, signal: io.signal })
+    if (result.summary !== undefined) {
+      io.stderr.write(result.summary.format({ dryRun: config.dryRun }))
+      if (config.summaryJson !== undefined) writeSummaryJson(config.summaryJson, result.summary.toJSON())
+    }
+    return result.exitCode
+  } catch (err) {
+    return reportError(err, io)
+  }
+}
+
+function writeSummaryJson (path: string, summary: unknown): void {
+  try {
+    writeFileSync(path, JSON.stringify(summary, null, 2) + '\n')
+  } catch (err) {
+    throw errors.MF_ERR_OUTPUT_WRITE(path, (err as Error).message, { cause: err })
+  }
+}
+
+function reportError (err: unknown, io: CliIo): number {
+  if (isForwardError(err)) {
+    io.stderr.write(`${err.code}: ${err.message}\n`)
+    if (io.env.MATOMO_FORWARD_DEBUG === '1' && err.cause !== undefined) io.stderr.write(`cause: ${String((err.cause as Error).stack ?? err.cause)}\n`)
+    return err.exitCode
+  }
+  io.stderr.write(`matomo-forward: unexpected error: ${(err as Error).stack ?? String(err)}\n`)
+  return EXIT.undelivered
+}
+
+/** Installs SIGINT/SIGTERM: the first signal aborts (drain and exit), the second exits at once. */
+function installSignals (controller: AbortController): void {
+  let count = 0
+  const onSignal = (signal: NodeJS.Signals): void => {
+    count++
+    if (count === 1) {
+      process.stderr.write(`matomo-forward: ${signal}: stopping; waiting for batches in flight (a second signal exits at once)\n`)
+      controller.abort(signal)
+    } else {
+      process.exitCode = EXIT.interrupted
+      // Second signal: the checkpoint on disk already holds only acknowledged lines.
+      process.exit(EXIT.interrupted)
+    }
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+}
+
+const isEntry = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href
+const isBin = process.argv[1] !== undefined && /matomo-forward(\.js)?$/.test(process.argv[1])
+if (isEntry || isBin) {
+  const controller = new AbortController()
+  installSignals(controller)
+  const { hideBin } = await import('yargs/helpers')
+  process.exitCode = await main(hideBin(process.argv), {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    signal: controller.signal
+  })
+}

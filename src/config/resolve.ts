@@ -1,0 +1,245 @@
+// Merges defaults < config file < env MATOMO_FORWARD_* < flags, validates everything at once, and freezes.
+import { readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { extname, join, resolve as resolvePath } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { CONFIG_ONLY_KEYS, OPTIONS, OPTIONS_BY_KEY, camelCase, envName, type OptionSpec } from '../cli/options.js'
+import { errors } from '../errors.js'
+import type { CommandName, Config, FieldMap, RouteDetails } from './types.js'
+import { coerceOption, compileStartAnchored, type RawValue } from './validate.js'
+
+export interface ResolveInput {
+  command: CommandName
+  files: readonly string[]
+  /** Flags as given on the command line, by kebab-case name; only those present. */
+  flags: Readonly<Record<string, unknown>>
+  /** The environment to read MATOMO_FORWARD_* and XDG_STATE_HOME from. */
+  env: Readonly<Record<string, string | undefined>>
+  cwd?: string
+  home?: string
+}
+
+/** Throws MF_ERR_CONFIG_INVALID listing every problem, or returns the frozen config. */
+export function resolveConfig (input: ResolveInput): Config {
+  const problems: string[] = []
+  const cwd = input.cwd ?? process.cwd()
+  const raw = new Map<string, RawValue>()
+
+  for (const spec of OPTIONS) {
+    if (spec.default !== undefined) raw.set(spec.name, { value: spec.default, origin: `the default of --${spec.name}` })
+  }
+
+  let fileExtras: Record<string, unknown> = {}
+  const configPath = input.flags.config
+  if (typeof configPath === 'string' && configPath !== '') {
+    const loaded = loadConfigFile(resolvePath(cwd, configPath), problems)
+    if (loaded !== undefined) {
+      fileExtras = loaded.extras
+      for (const [name, value] of loaded.options) raw.set(name, { value, origin: `config key ${camelCase(name)} in ${configPath}` })
+    }
+  }
+
+  for (const spec of OPTIONS) {
+    if (spec.cliOnly === true) continue
+    const value = input.env[envName(spec.name)]
+    if (value !== undefined) raw.set(spec.name, { value, origin: `environment variable ${envName(spec.name)}` })
+  }
+
+  for (const [name, value] of Object.entries(input.flags)) {
+    if (!OPTIONS.some((o) => o.name === name)) {
+      problems.push(`Unknown option --${name}.`)
+      continue
+    }
+    raw.set(name, { value, origin: `--${name}` })
+  }
+
+  const values: Record<string, unknown> = {}
+  const invalid = new Set<string>()
+  for (const spec of OPTIONS) {
+    const given = raw.get(spec.name)
+    if (given === undefined) continue
+    const coerced = coerceOption(spec, given, problems)
+    if (coerced === undefined) invalid.add(spec.name)
+    else values[camelCase(spec.name)] = coerced
+  }
+
+  crossCheck(input, values, invalid, fileExtras, problems, cwd)
+
+  if (problems.length > 0) {
+    throw errors.MF_ERR_CONFIG_INVALID(problems.map((p) => `  - ${p}`).join('\n'), { problems })
+  }
+
+  const stateDir = (values.stateDir as string | undefined) ??
+    join(input.env.XDG_STATE_HOME ?? join(input.home ?? homedir(), '.local', 'state'), 'matomo-forward')
+
+  const config = {
+    ...values,
+    command: input.command,
+    files: Object.freeze([...input.files]),
+    stateDir: resolvePath(cwd, stateDir),
+    routeDetails: deepFreeze((fileExtras.routeDetails ?? {}) as RouteDetails),
+    fields: fileExtras.fields === undefined ? undefined : deepFreeze(fileExtras.fields as FieldMap)
+  }
+  return deepFreeze(config as unknown as Config)
+}
+
+interface LoadedFile {
+  options: Map<string, unknown>
+  extras: Record<string, unknown>
+}
+
+function loadConfigFile (path: string, problems: string[]): LoadedFile | undefined {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    problems.push(`Cannot read config file ${path}: ${(err as Error).message}.`)
+    return undefined
+  }
+  let parsed: unknown
+  try {
+    // YAML 1.2 is a superset of JSON; a .json file is parsed strictly as JSON for clearer errors.
+    parsed = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text)
+  } catch (err) {
+    problems.push(`Config file ${path} is not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`)
+    return undefined
+  }
+  if (parsed === null || parsed === undefined) return { options: new Map(), extras: {} }
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    problems.push(`Config file ${path} must hold an object of options, got ${Array.isArray(parsed) ? 'an array' : typeof parsed}.`)
+    return undefined
+  }
+  const options = new Map<string, unknown>()
+  const extras: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(parsed)) {
+    const spec: OptionSpec | undefined = OPTIONS_BY_KEY.get(key)
+    if (CONFIG_ONLY_KEYS.includes(key)) {
+      extras[key] = value
+    } else if (spec !== undefined && spec.cliOnly !== true) {
+      options.set(spec.name, value)
+    } else {
+      const hint = OPTIONS_BY_KEY.get(camelCase(key)) === undefined ? '' : ` (did you mean ${camelCase(key)}?)`
+      problems.push(`Unknown key "${key}" in config file ${path}${hint}.`)
+    }
+  }
+  return { options, extras }
+}
+
+function crossCheck (input: ResolveInput, values: Record<string, unknown>, invalid: ReadonlySet<string>, extras: Record<string, unknown>, problems: string[], cwd: string): void {
+  const dryRun = values.dryRun === true
+
+  if (input.command !== 'check' && input.files.length === 0) problems.push('Name at least one file, glob, or - for standard input.')
+
+  const url = values.matomoUrl as string | undefined
+  if (url === undefined) {
+    if (invalid.has('matomo-url')) {
+      // already reported
+    } else if (!dryRun || input.command === 'check') problems.push('--matomo-url is required (or MATOMO_FORWARD_MATOMO_URL, or matomoUrl in the config file) unless --dry-run.')
+  } else {
+    const normalised = normaliseMatomoUrl(url)
+    if (normalised === undefined) problems.push(`Expected --matomo-url to be an http:// or https:// URL, got "${redactUrl(url)}".`)
+    else values.matomoUrl = normalised
+  }
+
+  if (values.idsite === undefined && !invalid.has('idsite')) {
+    problems.push('--idsite is required (or MATOMO_FORWARD_IDSITE, or idsite in the config file).')
+  }
+
+  for (const pattern of (values.excludePattern as string[] | undefined) ?? []) {
+    try {
+      compileStartAnchored(pattern)
+    } catch (err) {
+      problems.push(`--exclude-pattern "${pattern}" is not a valid regular expression: ${(err as Error).message}.`)
+    }
+  }
+
+  const tokenFile = values.accessTokenFile as string | undefined
+  if (tokenFile !== undefined) {
+    if (values.accessToken !== undefined) {
+      problems.push('Give the token once: --access-token-file, or --access-token / MATOMO_FORWARD_ACCESS_TOKEN, not both.')
+    } else {
+      try {
+        const token = readFileSync(resolvePath(cwd, tokenFile), 'utf8').split(/\r?\n/, 1)[0]?.trim() ?? ''
+        if (token === '') problems.push(`Token file ${tokenFile} is empty.`)
+        else values.accessToken = token
+      } catch (err) {
+        problems.push(`Cannot read token file ${tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`)
+      }
+    }
+  }
+
+  const caFile = values.caFile as string | undefined
+  if (caFile !== undefined) {
+    try {
+      readFileSync(resolvePath(cwd, caFile))
+    } catch (err) {
+      problems.push(`Cannot read CA file ${caFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`)
+    }
+  }
+
+  const timezone = values.timezone as string | undefined
+  if (timezone !== undefined && !isValidTimezone(timezone)) {
+    problems.push(`Expected --timezone to be an IANA time zone (Europe/Paris) or an offset (+02:00), got "${timezone}".`)
+  }
+
+  const routeDetails = extras.routeDetails
+  if (routeDetails !== undefined) {
+    if (!isPlainObject(routeDetails) || !Object.values(routeDetails).every(isPlainObject)) {
+      problems.push('Config key routeDetails must map paths to objects of Matomo parameters, e.g. { "/health": { "action_name": "Health" } }.')
+    }
+  }
+
+  const fields = extras.fields
+  if (fields !== undefined && !isPlainObject(fields)) {
+    problems.push('Config key fields must map entry fields to dotted paths, e.g. { path: "request.uri", status: "res.code" }.')
+  }
+  if (values.format === 'fields' && fields === undefined) {
+    problems.push('--format fields needs a fields map in the config file (--config).')
+  }
+}
+
+function isPlainObject (value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+/** Accepts a tracking endpoint or a base URL (gets matomo.php appended). Returns undefined if not http(s). */
+export function normaliseMatomoUrl (value: string): string | undefined {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return undefined
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined
+  if (!url.pathname.endsWith('.php')) url.pathname = url.pathname.replace(/\/?$/, '/matomo.php')
+  return url.toString()
+}
+
+/** Hides a URL's password for messages. */
+export function redactUrl (value: string): string {
+  try {
+    const url = new URL(value)
+    if (url.password !== '') url.password = '***'
+    return url.toString()
+  } catch {
+    return value.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@')
+  }
+}
+
+export function isValidTimezone (value: string): boolean {
+  if (/^[+-]\d{2}:?\d{2}$/.test(value) || value === 'Z') return true
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: value })
+    return true
+  } catch {
+    return false
+  }
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const child of Object.values(value)) deepFreeze(child)
+  }
+  return value
+}

@@ -1,0 +1,98 @@
+// Coerces raw option values (from flags, env or a config file) to their types, collecting every problem.
+import type { OptionSpec } from '../cli/options.js'
+
+/** Where a raw value came from, for messages: "--idsite", "MATOMO_FORWARD_IDSITE", "config key idsite". */
+export type ValueOrigin = string
+
+export interface RawValue {
+  value: unknown
+  origin: ValueOrigin
+}
+
+const TRUE_WORDS = new Set(['true', '1', 'yes', 'on'])
+const FALSE_WORDS = new Set(['false', '0', 'no', 'off', ''])
+
+function show (value: unknown): string {
+  return typeof value === 'string' ? `"${value}"` : JSON.stringify(value) ?? String(value)
+}
+
+/**
+ * Returns the typed value, or pushes a message onto `problems` and returns undefined.
+ * Messages say what was expected, what was got, and where it came from.
+ */
+export function coerceOption (spec: OptionSpec, raw: RawValue, problems: string[]): unknown {
+  const { value, origin } = raw
+  switch (spec.type) {
+    case 'boolean': {
+      if (typeof value === 'boolean') return value
+      if (typeof value === 'string' && TRUE_WORDS.has(value.toLowerCase())) return true
+      if (typeof value === 'string' && FALSE_WORDS.has(value.toLowerCase())) return false
+      problems.push(`Expected ${origin} to be true or false, got ${show(value)}.`)
+      return undefined
+    }
+    case 'integer': {
+      if (typeof value === 'string' && spec.choices?.includes(value)) return value
+      const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : NaN
+      const bounds = spec.max === undefined ? `≥ ${spec.min ?? 0}` : `from ${spec.min ?? 0} to ${spec.max}`
+      const words = spec.choices === undefined ? '' : ` or ${spec.choices.join(', ')}`
+      if (!Number.isSafeInteger(n) || (spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
+        problems.push(`Expected ${origin} to be an integer ${bounds}${words}, got ${show(value)}.`)
+        return undefined
+      }
+      return n
+    }
+    case 'choice': {
+      if (typeof value === 'string' && spec.choices?.includes(value)) return value
+      problems.push(`Expected ${origin} to be one of ${spec.choices?.join(', ') ?? ''}, got ${show(value)}.`)
+      return undefined
+    }
+    case 'list': {
+      const list = toList(value)
+      if (list === undefined) {
+        problems.push(`Expected ${origin} to be a list of strings, got ${show(value)}.`)
+        return undefined
+      }
+      return list
+    }
+    case 'string': {
+      if (typeof value === 'string' && value !== '') return value
+      if (typeof value === 'number') return String(value)
+      problems.push(`Expected ${origin} to be a non-empty string, got ${show(value)}.`)
+      return undefined
+    }
+  }
+}
+
+/** Lists come as arrays (flags, config) or as strings (env: a JSON array, else comma-separated). */
+function toList (value: unknown): string[] | undefined {
+  if (Array.isArray(value)) {
+    const out: string[] = []
+    for (const item of value) {
+      if (typeof item === 'string') out.push(item)
+      else if (typeof item === 'number') out.push(String(item))
+      else return undefined
+    }
+    return out
+  }
+  if (typeof value === 'string') {
+    const trimmed = value.trim()
+    if (trimmed.startsWith('[')) {
+      try {
+        return toList(JSON.parse(trimmed))
+      } catch {
+        return undefined
+      }
+    }
+    return trimmed === '' ? [] : trimmed.split(',').map((s) => s.trim()).filter((s) => s !== '')
+  }
+  return undefined
+}
+
+/** Compiles an exclude pattern with Python re.match semantics (anchored at the start only). */
+export function compileStartAnchored (pattern: string): RegExp {
+  // The sticky flag anchors every match at lastIndex (0) without rewriting the pattern,
+  // so alternations like "a|b" keep their meaning.
+  // Python-only named-group syntax is translated so patterns written for asgi-matomo keep working.
+  const js = pattern.replace(/\(\?P</g, '(?<').replace(/\(\?P=(\w+)\)/g, '\\k<$1>')
+  return new RegExp(js, 'y')
+}

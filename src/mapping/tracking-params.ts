@@ -1,0 +1,146 @@
+// AccessEntry → Matomo tracking params, by asgi-matomo's rules (with its bugs fixed); compiled once per run.
+import { reject, type AccessEntry, type LineIssue } from '../formats/access-entry.js'
+import { createClientIpPicker } from './client-ip.js'
+import { pythonJsonDumps } from './python-json.js'
+import { compileRules, type MappingRules } from './rules.js'
+
+/** The params of one hit, as sent in a bulk body item. */
+export type TrackingParams = Record<string, string | number>
+
+/** Why an entry was deliberately not tracked. */
+export type FilterReason = 'excluded_path' | 'excluded_method' | 'excluded_pattern'
+
+/** Params, the reason a rule excluded the entry, or the problem that keeps it from being mapped. */
+export type MappingResult = TrackingParams | FilterReason | LineIssue
+
+/** Matomo drops pf_* values above this (24-bit) silently; larger values are not sent. */
+const PF_MAX = 16_777_215
+
+/** Sent as `ua` when an entry records none: an empty or missing ua makes Matomo record the forwarder's own UA. */
+export const ABSENT_USER_AGENT = '-'
+
+const MISSING_HOST = reject('missing_field:host', 'the entry records no host; set --host')
+
+export interface MapperOptions extends MappingRules {
+  idsite: number
+  accessToken: string | undefined
+  assumeHttps: boolean
+  host: string | undefined
+  trustedProxy: readonly string[]
+  /** Random source for `rand`; injectable for tests. */
+  random?: () => number
+}
+
+export type Mapper = (entry: AccessEntry) => MappingResult
+
+export function createMapper (options: MapperOptions): Mapper {
+  const rules = compileRules(options)
+  const pickClientIp = createClientIpPicker(options.trustedProxy)
+  const random = options.random ?? Math.random
+  const { idsite, accessToken, assumeHttps, host: fallbackHost } = options
+  const routeDetails = options.routeDetails
+
+  return function map (entry: AccessEntry): MappingResult {
+    const excluded = rules.exclusion(entry.path, entry.method)
+    if (excluded !== undefined) return excluded
+
+    const host = entry.host ?? fallbackHost
+    if (host === undefined) return MISSING_HOST
+
+    const scheme = assumeHttps ? 'https' : (entry.scheme === 'https' ? 'https' : 'http')
+    const url = entry.query === undefined
+      ? scheme + '://' + host + entry.path
+      : scheme + '://' + host + entry.path + '?' + entry.query
+
+    const params: TrackingParams = {
+      idsite,
+      rec: 1,
+      apiv: 1,
+      rand: Math.floor(random() * 4294967296),
+      url,
+      action_name: entry.path,
+      ua: entry.userAgent ?? ABSENT_USER_AGENT
+    }
+    if (entry.acceptLanguage !== undefined) params.lang = entry.acceptLanguage
+    if (entry.referer !== undefined) params.urlref = entry.referer
+    if (accessToken !== undefined) {
+      const cip = pickClientIp(entry.forwardedFor, entry.remoteAddress)
+      if (cip !== undefined) params.cip = cip
+      params.token_auth = accessToken
+    }
+    if (entry.userId !== undefined) params.uid = entry.userId
+    // cdt: Unix seconds; Matomo truncates fractions and reads epoch ms as a date far in the future.
+    params.cdt = Math.floor(entry.timeMs / 1000)
+    if (entry.responseTimeMs !== undefined) {
+      // pf_srv replaces asgi-matomo's gt_ms (which Matomo 4+ ignores, and which it sent in µs).
+      const ms = Math.round(entry.responseTimeMs)
+      if (ms <= PF_MAX) params.pf_srv = ms > 0 ? ms : 0
+    }
+
+    const route = routeDetails[entry.path]
+    const data = entry.trackingData
+    const routeCvar = route?.cvar
+    const dataCvar = data?.cvar
+    const customCvar = routeCvar !== undefined || dataCvar !== undefined
+    if (!customCvar) params.cvar = defaultCvar(entry.status, entry.method)
+    if (entry.error !== undefined) {
+      params.ca = 1
+      params.cra = entry.error
+    }
+    // Route details, then the entry's own data, are merged over the defaults (asgi-matomo's order).
+    if (route !== undefined) mergeParams(params, route)
+    if (data !== undefined) mergeParams(params, data)
+    if (customCvar) {
+      const cvar: Record<string, unknown> = {}
+      if (entry.status !== undefined) cvar.http_status_code = entry.status
+      if (entry.method !== undefined) cvar.http_method = entry.method
+      const merged = mergeCvar(mergeCvar(cvar, routeCvar), dataCvar)
+      params.cvar = typeof merged === 'string' ? merged : pythonJsonDumps(merged)
+    }
+    return params
+  }
+}
+
+/** null removes a param; objects and arrays are sent as JSON text; cvar is merged separately. */
+function mergeParams (params: TrackingParams, data: Readonly<Record<string, unknown>>): void {
+  for (const key of Object.keys(data)) {
+    if (key === 'cvar') continue
+    const value = data[key]
+    if (value === null || value === undefined) Reflect.deleteProperty(params, key)
+    else if (typeof value === 'string' || typeof value === 'number') params[key] = value
+    else if (typeof value === 'boolean') params[key] = value ? 1 : 0
+    else params[key] = JSON.stringify(value)
+  }
+}
+
+/**
+ * asgi-matomo merges cvar objects key by key. An object (or JSON text of one) is merged; any other value
+ * replaces the whole cvar as given. Returns the merged object, or the replacement text.
+ */
+function mergeCvar (base: Record<string, unknown> | string, extra: unknown): Record<string, unknown> | string {
+  if (extra === undefined) return base
+  const parsed = typeof extra === 'string' ? safeParseObject(extra) : extra
+  if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && typeof base !== 'string') {
+    return Object.assign(base, parsed)
+  }
+  return typeof extra === 'string' ? extra : JSON.stringify(extra)
+}
+
+function safeParseObject (text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** Fast path of pythonJsonDumps({http_status_code, http_method}) for the common case. */
+function defaultCvar (status: number | undefined, method: string | undefined): string {
+  if (status !== undefined && method !== undefined && /^[A-Za-z]+$/.test(method)) {
+    return '{"http_status_code": ' + String(status) + ', "http_method": "' + method + '"}'
+  }
+  const cvar: Record<string, unknown> = {}
+  if (status !== undefined) cvar.http_status_code = status
+  if (method !== undefined) cvar.http_method = method
+  return pythonJsonDumps(cvar)
+}
