@@ -21,6 +21,7 @@ export class SourceProgress {
   private lastEnd: number
   private queue: Ticket[] = []
   private head = 0
+  private pending = 0
 
   constructor (name: string, startOffset = 0) {
     this.name = name
@@ -30,7 +31,7 @@ export class SourceProgress {
 
   /** Hits not yet acknowledged. */
   get outstanding (): number {
-    return this.queue.length - this.head
+    return this.pending
   }
 
   /** A line finished at once (filtered, rejected, skipped). */
@@ -44,11 +45,14 @@ export class SourceProgress {
     this.lastEnd = end
     const ticket: Ticket = { start, end, done: false }
     this.queue.push(ticket)
+    this.pending++
     return ticket
   }
 
   ack (ticket: Ticket): void {
+    if (ticket.done) return
     ticket.done = true
+    this.pending--
     const queue = this.queue
     let head = this.head
     while (head < queue.length && (queue[head] as Ticket).done) head++

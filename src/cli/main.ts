@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream'
 import { resolveConfig } from '../config/resolve.js'
 import type { CommandName, Config } from '../config/types.js'
 import { EXIT, errors, isForwardError } from '../errors.js'
-import { createParser } from './parser.js'
+import { parseCommandLine } from './parser.js'
 
 export interface CliIo {
   stdin: Readable
@@ -15,21 +15,6 @@ export interface CliIo {
   cwd: string
   /** Aborted on SIGINT/SIGTERM. */
   signal?: AbortSignal
-}
-
-interface Parsed {
-  output: string
-  error: Error | undefined
-  argv: Record<string, unknown> | undefined
-}
-
-async function parseArgs (args: readonly string[]): Promise<Parsed> {
-  const parser = createParser()
-  return await new Promise<Parsed>((resolve) => {
-    void parser.parse([...args], {}, (error: Error | undefined, argv: Record<string, unknown>, output: string) => {
-      resolve({ output, error: error ?? undefined, argv })
-    })
-  })
 }
 
 const YARGS_KEYS = new Set(['_', '$0', 'files', 'help', 'h', 'version'])
@@ -49,7 +34,7 @@ export function flagsOf (argv: Record<string, unknown>): { command: CommandName,
 
 /** Runs the CLI; returns the exit code. Never calls process.exit. */
 export async function main (args: readonly string[], io: CliIo): Promise<number> {
-  const parsed = await parseArgs(args)
+  const parsed = await parseCommandLine(args)
   if (parsed.error !== undefined) {
     io.stderr.write(`${parsed.output === '' ? '' : parsed.output + '\n\n'}${errors.MF_ERR_CONFIG_INVALID.code}: ${parsed.error.message}\n`)
     return EXIT.usage

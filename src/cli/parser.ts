@@ -36,7 +36,12 @@ function yargsOption (spec: OptionSpec): Options {
   }
   switch (spec.type) {
     case 'boolean': option.type = 'boolean'; break
-    case 'list': option.type = 'string'; option.array = true; option.requiresArg = true; break
+    case 'list':
+      // One value per occurrence (repeat the flag): `--exclude-path /health access.log` must not eat the file.
+      option.type = 'string'
+      option.array = true
+      option.nargs = 1
+      break
     case 'choice':
       // Not yargs `choices`: a bad value is reported by config validation together with every other problem.
       option.type = 'string'
@@ -77,4 +82,26 @@ export function createParser (): Argv {
   // Choice errors are reported by config validation with the other problems, not one at a time.
   parser.strictCommands()
   return parser
+}
+
+/** yargs drops a lone "-" from positional arrays; it stands for standard input, so it is carried through as this. */
+const STDIN_ARG = '\u0000stdin'
+
+export interface ParsedCommandLine {
+  /** Help or version text, when that was asked for. */
+  output: string
+  error: Error | undefined
+  argv: Record<string, unknown> | undefined
+}
+
+/** Parses argv without touching the process: help, version and usage errors come back as values. */
+export async function parseCommandLine (args: readonly string[]): Promise<ParsedCommandLine> {
+  const parser = createParser()
+  const escaped = args.map((a) => (a === '-' ? STDIN_ARG : a))
+  return await new Promise<ParsedCommandLine>((resolve) => {
+    void parser.parse(escaped, {}, (error: Error | undefined, argv: Record<string, unknown>, output: string) => {
+      if (Array.isArray(argv.files)) argv.files = argv.files.map((f: unknown) => (f === STDIN_ARG ? '-' : f))
+      resolve({ output, error: error ?? undefined, argv })
+    })
+  })
 }

@@ -1,0 +1,82 @@
+// Spawns the built bin/matomo-forward.js: files, stdin, exit codes and output streams, as users run it.
+import { describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { tmpDir } from '../helpers/tmp.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const BIN = join(ROOT, 'bin', 'matomo-forward.js')
+
+interface Run { code: number | null, stdout: string, stderr: string }
+
+function run (args: string[], options: { stdin?: string, env?: Record<string, string> } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+    child.on('close', () => clearTimeout(timer))
+    child.stdin.end(options.stdin ?? '')
+  })
+}
+
+function hits (stdout: string): Array<Record<string, unknown>> {
+  return stdout.trim() === '' ? [] : stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+}
+
+describe('bin/matomo-forward.js (built dist)', () => {
+  test('README quick start: dry run of the shipped pino-http sample', async () => {
+    const r = await run(['read', '--dry-run', '--idsite', '1', '--exclude-path', '/health', 'fixtures/logs/pino-http.ndjson'])
+    assert.equal(r.code, 0, r.stderr)
+    const out = hits(r.stdout)
+    assert.deepEqual(out.map((h) => h.action_name), ['/api/users', '/api/orders', '/api/reports/42', '/api/users', '/api/old/export'])
+    assert.equal(out[0]?.url, 'https://api.example.org/api/users?page=2')
+    assert.equal(out[0]?.cdt, 1764064801)
+    assert.match(r.stderr, /lines read +9/)
+    assert.match(r.stderr, /hits +5/)
+    assert.match(r.stderr, /filtered +2 +\(excluded_path: 1, not_an_access_entry: 1\)/)
+    assert.match(r.stderr, /rejected +2 +\(invalid_json: 1, invalid_time: 1\)/)
+    assert.match(r.stderr, /line 8 of fixtures\/logs\/pino-http.ndjson \(offset \d+\) rejected: invalid_json/)
+  })
+
+  test('reads standard input with -, and the nginx JSON layout of import_logs.py', async () => {
+    const { readFileSync } = await import('node:fs')
+    const input = readFileSync(join(ROOT, 'fixtures/logs/nginx-json.ndjson'), 'utf8')
+    const r = await run(['read', '-', '--dry-run', '--idsite', '2', '--format', 'nginx-json'], { stdin: input, env: { MATOMO_FORWARD_ACCESS_TOKEN: 'SECRETTOKEN' } })
+    assert.equal(r.code, 0, r.stderr)
+    const out = hits(r.stdout)
+    assert.equal(out.length, 5)
+    assert.deepEqual(out.map((h) => h.cip), ['203.0.113.9', '198.51.100.7', '198.51.100.7', '192.0.2.1', '192.0.2.80'])
+    assert.ok(out.every((h) => h.token_auth === '<redacted>'))
+    assert.equal(out[0]?.cdt, Date.parse('2025-11-25T08:00:01Z') / 1000)
+    assert.equal(out[0]?.pf_srv, 42)
+    assert.equal(out[4]?.url, 'https://www.example.org/search?q=café')
+    assert.match(r.stderr, /missing_field:date/)
+    assert.ok(!r.stdout.includes('SECRETTOKEN') && !r.stderr.includes('SECRETTOKEN'))
+  })
+
+  test('a configuration problem exits 2 before reading, listing every problem', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'c.yaml'), 'idsite: zero\nexcludePattern: ["(x"]\n')
+    const r = await run(['read', '-', '--config', join(dir, 'c.yaml')], { stdin: '{}\n' })
+    assert.equal(r.code, 2)
+    assert.match(r.stderr, /MF_ERR_CONFIG_INVALID/)
+    assert.match(r.stderr, /idsite/)
+    assert.match(r.stderr, /\(x/)
+    assert.match(r.stderr, /--matomo-url is required/)
+    assert.equal(r.stdout, '')
+  })
+
+  test('--version', async () => {
+    const r = await run(['--version'])
+    assert.equal(r.code, 0)
+    assert.match(r.stdout.trim(), /^\d+\.\d+\.\d+/)
+  })
+})

@@ -1,0 +1,88 @@
+// The yargs parser and main(), in-process: commands, flags as given, help, version, and usage errors.
+import { describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createParser, parseCommandLine } from '../../../src/cli/parser.js'
+import { flagsOf, main } from '../../../src/cli/main.js'
+import { OPTIONS } from '../../../src/cli/options.js'
+import { VERSION } from '../../../src/version.js'
+import { captureIo } from '../../helpers/cli-io.js'
+
+async function parse (args: string[]): Promise<Record<string, unknown>> {
+  const parsed = await parseCommandLine(args)
+  assert.equal(parsed.error, undefined)
+  return parsed.argv ?? {}
+}
+
+describe('createParser', () => {
+  test('read takes files, stdin and repeatable options; only given flags appear', async () => {
+    const argv = await parse(['read', '--exclude-path', '/a', 'a.log', '-', '--exclude-path', '/b', '--idsite', '3', '--no-assume-https'])
+    const { command, files, flags } = flagsOf(argv)
+    assert.equal(command, 'read')
+    assert.deepEqual(files, ['a.log', '-'])
+    assert.deepEqual(flags, { 'exclude-path': ['/a', '/b'], idsite: '3', 'assume-https': false })
+  })
+
+  test('booleans that are not given stay unset, so env and config can supply them', async () => {
+    const { flags } = flagsOf(await parse(['tail', 'x.log']))
+    assert.deepEqual(flags, {})
+  })
+
+  test('every option of the table is known to the parser', async () => {
+    const help = await createParser().getHelp()
+    for (const spec of OPTIONS) assert.ok(help.includes(`--${spec.name}`), `--help lists --${spec.name}`)
+  })
+})
+
+describe('main', () => {
+  test('--help shows the commands, the examples for the three uses, and the token warning', async () => {
+    const io = captureIo()
+    assert.equal(await main(['--help'], io), 0)
+    const help = io.out()
+    for (const needle of ['read <files..>', 'tail <files..>', 'check', 'Examples:', 'Follow live logs', 'Cron backfill', 'standard output', 'process list', 'MATOMO_FORWARD_ACCESS_TOKEN']) {
+      assert.ok(help.includes(needle), `help includes ${needle}`)
+    }
+    assert.ok(!/--access-token [a-f0-9]{8,}/.test(help), 'no example puts a token on argv')
+  })
+
+  test('--version prints the package version', async () => {
+    const io = captureIo()
+    assert.equal(await main(['--version'], io), 0)
+    assert.equal(io.out().trim(), VERSION)
+  })
+
+  test('no command is a usage error (exit 2)', async () => {
+    const io = captureIo()
+    assert.equal(await main([], io), 2)
+    assert.match(io.err(), /Name a command/)
+  })
+
+  test('all configuration problems are reported at once with exit 2, before reading input', async () => {
+    const io = captureIo({ stdin: '{"this":"would be read"}\n' })
+    const code = await main(['read', '-', '--idsite', 'x', '--matomo-url', 'nope', '--exclude-pattern', '[', '--format', 'apache', '--bogus'], io)
+    assert.equal(code, 2)
+    const err = io.err()
+    assert.match(err, /^MF_ERR_CONFIG_INVALID: invalid configuration:/)
+    for (const needle of ['--idsite', '--matomo-url', '--exclude-pattern', '--format', '--bogus']) assert.ok(err.includes(needle), `mentions ${needle}: ${err}`)
+    assert.equal(io.out(), '')
+  })
+
+  test('--access-token on argv works but warns; the token is never printed', async () => {
+    const io = captureIo({ stdin: '' })
+    const code = await main(['read', '-', '--dry-run', '--idsite', '1', '--access-token', 'TOPSECRET'], io)
+    assert.equal(code, 0)
+    assert.match(io.err(), /process list/)
+    assert.ok(!io.err().includes('TOPSECRET') && !io.out().includes('TOPSECRET'))
+  })
+
+  test('a dry run over stdin prints params and a summary', async () => {
+    const line = JSON.stringify({ time: 1764064801000, req: { method: 'GET', url: '/x?y=1', headers: { host: 'h.example', 'user-agent': 'UA' } }, res: { statusCode: 200 }, responseTime: 3 })
+    const io = captureIo({ stdin: line + '\n', env: { MATOMO_FORWARD_ACCESS_TOKEN: 'TOKENVALUE' } })
+    assert.equal(await main(['read', '-', '--dry-run', '--idsite', '4', '--log-level', 'warn'], io), 0)
+    const hits = io.out().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    assert.equal(hits.length, 1)
+    assert.equal(hits[0]?.url, 'https://h.example/x?y=1')
+    assert.equal(hits[0]?.token_auth, '<redacted>')
+    assert.match(io.err(), /lines read +1/)
+    assert.ok(!io.err().includes('TOKENVALUE') && !io.out().includes('TOKENVALUE'))
+  })
+})

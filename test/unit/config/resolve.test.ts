@@ -1,0 +1,171 @@
+// Config resolution: precedence, coercion, and every problem reported at once before any input is read.
+import { describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { resolveConfig, normaliseMatomoUrl, redactUrl, type ResolveInput } from '../../../src/config/resolve.js'
+import { isForwardError, type ForwardError } from '../../../src/errors.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+function input (over: Partial<ResolveInput> = {}): ResolveInput {
+  return { command: 'read', files: ['a.log'], flags: { idsite: '3', 'matomo-url': 'https://m.example.org/' }, env: {}, cwd: '/', home: '/home/u', ...over }
+}
+
+function problemsOf (fn: () => unknown): readonly string[] {
+  try {
+    fn()
+  } catch (err) {
+    assert.ok(isForwardError(err), String(err))
+    assert.equal((err as ForwardError).code, 'MF_ERR_CONFIG_INVALID')
+    assert.equal((err as ForwardError).exitCode, 2)
+    return (err as ForwardError).problems
+  }
+  assert.fail('expected MF_ERR_CONFIG_INVALID')
+}
+
+describe('resolveConfig', () => {
+  test('applies the defaults of the option table', () => {
+    const c = resolveConfig(input())
+    assert.equal(c.idsite, 3)
+    assert.equal(c.matomoUrl, 'https://m.example.org/matomo.php')
+    assert.equal(c.assumeHttps, true)
+    assert.equal(c.format, 'auto')
+    assert.equal(c.trackingDataKey, 'matomo')
+    assert.equal(c.batchSize, 200)
+    assert.equal(c.concurrency, 2)
+    assert.equal(c.flushIntervalMs, 1000)
+    assert.deepEqual(c.excludePath, [])
+    assert.equal(c.stateDir, '/home/u/.local/state/matomo-forward')
+    assert.ok(Object.isFrozen(c) && Object.isFrozen(c.excludePath))
+  })
+
+  test('state dir honours XDG_STATE_HOME', () => {
+    assert.equal(resolveConfig(input({ env: { XDG_STATE_HOME: '/var/lib/x' } })).stateDir, '/var/lib/x/matomo-forward')
+  })
+
+  test('precedence: flags > env > config file > defaults', (t) => {
+    const dir = tmpDir(t)
+    const file = join(dir, 'c.yaml')
+    writeFileSync(file, 'batchSize: 50\nconcurrency: 3\nflushIntervalMs: 200\ntrackingDataKey: fromfile\n')
+    const c = resolveConfig(input({
+      flags: { config: file, idsite: '3', 'matomo-url': 'https://m.example.org/', 'batch-size': '10' },
+      env: { MATOMO_FORWARD_BATCH_SIZE: '20', MATOMO_FORWARD_CONCURRENCY: '4' }
+    }))
+    assert.equal(c.batchSize, 10)
+    assert.equal(c.concurrency, 4)
+    assert.equal(c.flushIntervalMs, 200)
+    assert.equal(c.trackingDataKey, 'fromfile')
+  })
+
+  test('reads JSON config with routeDetails, lists and booleans', (t) => {
+    const dir = tmpDir(t)
+    const file = join(dir, 'c.json')
+    writeFileSync(file, JSON.stringify({ matomoUrl: 'http://m/matomo.php', idsite: 5, excludePath: ['/health'], assumeHttps: false, routeDetails: { '/x': { action_name: 'X' } } }))
+    const c = resolveConfig(input({ flags: { config: file } }))
+    assert.equal(c.idsite, 5)
+    assert.deepEqual(c.excludePath, ['/health'])
+    assert.equal(c.assumeHttps, false)
+    assert.deepEqual(c.routeDetails, { '/x': { action_name: 'X' } })
+  })
+
+  test('env lists are comma-separated or JSON arrays; env booleans are words', () => {
+    const c = resolveConfig(input({ env: { MATOMO_FORWARD_EXCLUDE_PATH: '/a, /b', MATOMO_FORWARD_EXCLUDE_PATTERN: '["/x{1,2}"]', MATOMO_FORWARD_ASSUME_HTTPS: 'false', MATOMO_FORWARD_DRY_RUN: 'yes' } }))
+    assert.deepEqual(c.excludePath, ['/a', '/b'])
+    assert.deepEqual(c.excludePattern, ['/x{1,2}'])
+    assert.equal(c.assumeHttps, false)
+    assert.equal(c.dryRun, true)
+  })
+
+  test('the token comes from the environment or from the first line of a file', (t) => {
+    assert.equal(resolveConfig(input({ env: { MATOMO_FORWARD_ACCESS_TOKEN: 'abc' } })).accessToken, 'abc')
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'token'), 'filetoken\n')
+    assert.equal(resolveConfig(input({ flags: { idsite: '1', 'matomo-url': 'http://m/', 'access-token-file': join(dir, 'token') } })).accessToken, 'filetoken')
+  })
+
+  test('--dry-run does not need --matomo-url', () => {
+    assert.equal(resolveConfig(input({ flags: { idsite: '1', 'dry-run': true } })).matomoUrl, undefined)
+  })
+
+  test('concurrency takes auto', () => {
+    assert.equal(resolveConfig(input({ flags: { idsite: '1', 'dry-run': true, concurrency: 'auto' } })).concurrency, 'auto')
+  })
+
+  test('reports every problem at once', (t) => {
+    const dir = tmpDir(t)
+    const config = join(dir, 'c.yaml')
+    writeFileSync(config, 'batchSize: many\nbogusKey: 1\nexclude-path: [/x]\n')
+    const problems = problemsOf(() => resolveConfig({
+      command: 'read',
+      files: ['a.log'],
+      cwd: dir,
+      env: { MATOMO_FORWARD_CONCURRENCY: '0' },
+      flags: {
+        config,
+        idsite: 'abc',
+        'matomo-url': 'ftp://m.example.org',
+        'exclude-pattern': ['(unclosed'],
+        'access-token-file': join(dir, 'missing-token'),
+        format: 'apache',
+        'no-such-flag': true,
+        timezone: 'Mars/Olympus'
+      }
+    }))
+    const text = problems.join('\n')
+    for (const needle of ['--idsite', 'ftp://', '(unclosed', 'missing-token', '--format', 'no-such-flag', 'bogusKey', 'did you mean excludePath', 'config key batchSize', 'MATOMO_FORWARD_CONCURRENCY', 'Mars/Olympus']) {
+      assert.ok(text.includes(needle), `problems should mention ${needle}:\n${text}`)
+    }
+    assert.ok(problems.length >= 10, text)
+  })
+
+  test('requires --idsite and --matomo-url, naming their env and config names', () => {
+    const problems = problemsOf(() => resolveConfig(input({ flags: {} })))
+    assert.ok(problems.some((p) => p.includes('--matomo-url is required') && p.includes('MATOMO_FORWARD_MATOMO_URL')))
+    assert.ok(problems.some((p) => p.includes('--idsite is required')))
+  })
+
+  test('an invalid --idsite is reported once, not also as missing', () => {
+    const problems = problemsOf(() => resolveConfig(input({ flags: { idsite: '0', 'matomo-url': 'http://m/' } })))
+    assert.equal(problems.filter((p) => p.includes('idsite')).length, 1)
+  })
+
+  test('needs at least one input for read', () => {
+    assert.ok(problemsOf(() => resolveConfig(input({ files: [] }))).some((p) => p.includes('at least one file')))
+  })
+
+  test('an unreadable or invalid config file is a problem, not a crash', (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'bad.json'), '{nope')
+    writeFileSync(join(dir, 'list.yaml'), '- a\n- b\n')
+    assert.ok(problemsOf(() => resolveConfig(input({ flags: { config: join(dir, 'bad.json') } }))).some((p) => p.includes('not valid JSON')))
+    assert.ok(problemsOf(() => resolveConfig(input({ flags: { config: join(dir, 'list.yaml') } }))).some((p) => p.includes('must hold an object')))
+    assert.ok(problemsOf(() => resolveConfig(input({ flags: { config: join(dir, 'none.yaml') } }))).some((p) => p.includes('Cannot read config file')))
+  })
+
+  test('routeDetails must map paths to objects; --format fields needs a fields map', (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'c.yaml'), 'routeDetails:\n  /x: Name\n')
+    const problems = problemsOf(() => resolveConfig(input({ flags: { config: join(dir, 'c.yaml'), idsite: '1', 'matomo-url': 'http://m/', format: 'fields' } })))
+    assert.ok(problems.some((p) => p.includes('routeDetails')))
+    assert.ok(problems.some((p) => p.includes('fields map')))
+  })
+
+  test('the token is never part of a problem message', () => {
+    const problems = problemsOf(() => resolveConfig(input({ flags: { 'access-token': 'SECRET123', 'access-token-file': '/nonexistent', idsite: 'x' }, env: {} })))
+    assert.ok(!problems.join('\n').includes('SECRET123'))
+  })
+})
+
+describe('normaliseMatomoUrl and redactUrl', () => {
+  test('appends matomo.php to a base URL and keeps an explicit endpoint', () => {
+    assert.equal(normaliseMatomoUrl('https://m.example.org'), 'https://m.example.org/matomo.php')
+    assert.equal(normaliseMatomoUrl('https://m.example.org/analytics/'), 'https://m.example.org/analytics/matomo.php')
+    assert.equal(normaliseMatomoUrl('https://m.example.org/piwik.php'), 'https://m.example.org/piwik.php')
+    assert.equal(normaliseMatomoUrl('not a url'), undefined)
+    assert.equal(normaliseMatomoUrl('file:///etc/passwd'), undefined)
+  })
+  test('hides the password of basic auth', () => {
+    assert.equal(redactUrl('https://u:pw@m.example.org/matomo.php'), 'https://u:***@m.example.org/matomo.php')
+    assert.ok(!redactUrl('ftp://u:pw@x y').includes('pw'))
+  })
+})

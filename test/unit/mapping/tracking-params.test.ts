@@ -1,0 +1,165 @@
+// Table-driven tests of the mapping: one case per asgi-matomo rule and per asgi-matomo bug we fix.
+import { describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { AccessEntry } from '../../../src/formats/access-entry.js'
+import { isLineIssue } from '../../../src/formats/access-entry.js'
+import { ABSENT_USER_AGENT, createMapper, type MapperOptions, type TrackingParams } from '../../../src/mapping/tracking-params.js'
+
+const TIME = Date.UTC(2025, 10, 25, 8, 0, 1, 999)
+
+function entry (over: Partial<AccessEntry> = {}): AccessEntry {
+  return {
+    method: 'GET',
+    scheme: 'http',
+    host: 'api.example.org',
+    path: '/api/users',
+    query: undefined,
+    status: 200,
+    userAgent: 'Mozilla/5.0',
+    referer: undefined,
+    acceptLanguage: undefined,
+    remoteAddress: '198.51.100.1',
+    forwardedFor: undefined,
+    responseTimeMs: 12.4,
+    timeMs: TIME,
+    error: undefined,
+    userId: undefined,
+    trackingData: undefined,
+    ...over
+  }
+}
+
+function mapper (over: Partial<MapperOptions> = {}): ReturnType<typeof createMapper> {
+  return createMapper({
+    idsite: 7,
+    accessToken: undefined,
+    assumeHttps: true,
+    host: undefined,
+    trustedProxy: [],
+    excludePath: [],
+    excludePattern: [],
+    allowedMethod: [],
+    ignoredMethod: [],
+    routeDetails: {},
+    random: () => 0.5,
+    ...over
+  })
+}
+
+function params (result: ReturnType<ReturnType<typeof createMapper>>): TrackingParams {
+  assert.equal(typeof result, 'object', `expected params, got ${JSON.stringify(result)}`)
+  assert.ok(!isLineIssue(result), `expected params, got issue ${JSON.stringify(result)}`)
+  return result as TrackingParams
+}
+
+describe('createMapper: the params of a tracked entry', () => {
+  test('sends exactly the asgi-matomo defaults, in a stable order', () => {
+    assert.deepEqual(params(mapper()(entry())), {
+      idsite: 7,
+      rec: 1,
+      apiv: 1,
+      rand: 2147483648,
+      url: 'https://api.example.org/api/users',
+      action_name: '/api/users',
+      ua: 'Mozilla/5.0',
+      cdt: Math.floor(TIME / 1000),
+      pf_srv: 12,
+      cvar: '{"http_status_code": 200, "http_method": "GET"}'
+    })
+  })
+
+  test('rand is a 32-bit unsigned integer', () => {
+    for (const r of [0, 0.999999999]) {
+      const rand = params(mapper({ random: () => r })(entry())).rand as number
+      assert.ok(Number.isInteger(rand) && rand >= 0 && rand < 2 ** 32)
+    }
+  })
+
+  const cases: Array<{ name: string, options?: Partial<MapperOptions>, entry?: Partial<AccessEntry>, expect: Record<string, unknown>, absent?: string[] }> = [
+    { name: 'assume_https (default true) tracks https whatever the logged scheme', entry: { scheme: 'http' }, expect: { url: 'https://api.example.org/api/users' } },
+    { name: '--no-assume-https keeps the logged scheme', options: { assumeHttps: false }, entry: { scheme: 'http' }, expect: { url: 'http://api.example.org/api/users' } },
+    { name: '--no-assume-https with an https entry', options: { assumeHttps: false }, entry: { scheme: 'https' }, expect: { url: 'https://api.example.org/api/users' } },
+    { name: '--no-assume-https without a logged scheme is http', options: { assumeHttps: false }, entry: { scheme: undefined }, expect: { url: 'http://api.example.org/api/users' } },
+    { name: 'the query string is part of url but not of action_name', entry: { query: 'page=2&sort=name' }, expect: { url: 'https://api.example.org/api/users?page=2&sort=name', action_name: '/api/users' } },
+    { name: '--host is the fallback host', options: { host: 'fallback.example.org' }, entry: { host: undefined }, expect: { url: 'https://fallback.example.org/api/users' } },
+    { name: 'the entry host wins over --host', options: { host: 'fallback.example.org' }, expect: { url: 'https://api.example.org/api/users' } },
+    { name: 'route details override action_name for an exact path', options: { routeDetails: { '/api/users': { action_name: 'Users' } } }, expect: { action_name: 'Users' } },
+    { name: 'route details do not apply to other paths', options: { routeDetails: { '/api': { action_name: 'Api' } } }, expect: { action_name: '/api/users' } },
+    { name: 'lang comes from Accept-Language (asgi-matomo looked for a header named accept_lang: never sent)', entry: { acceptLanguage: 'de-CH,de;q=0.9' }, expect: { lang: 'de-CH,de;q=0.9' } },
+    { name: 'urlref comes from the referrer', entry: { referer: 'https://www.example.org/' }, expect: { urlref: 'https://www.example.org/' } },
+    { name: 'no referrer, no urlref', absent: ['urlref', 'lang'], expect: {} },
+    { name: 'without a token: no cip and no token_auth', entry: { forwardedFor: '203.0.113.9' }, absent: ['cip', 'token_auth'], expect: {} },
+    { name: 'with a token: cip is the remote address', options: { accessToken: 'secret-token' }, expect: { cip: '198.51.100.1', token_auth: 'secret-token' } },
+    { name: 'with a token: cip is the FIRST X-Forwarded-For address (asgi-matomo sent the whole header)', options: { accessToken: 't' }, entry: { forwardedFor: '203.0.113.9, 10.0.0.2, 10.0.0.3' }, expect: { cip: '203.0.113.9' } },
+    { name: 'an IPv4-mapped IPv6 remote address is sent as IPv4', options: { accessToken: 't' }, entry: { remoteAddress: '::ffff:192.0.2.4' }, expect: { cip: '192.0.2.4' } },
+    { name: 'IPv6 addresses are kept', options: { accessToken: 't' }, entry: { forwardedFor: '2001:db8::1' }, expect: { cip: '2001:db8::1' } },
+    { name: 'cdt is the entry time in Unix seconds (fractions dropped), not epoch ms', expect: { cdt: 1764057601 } },
+    { name: 'pf_srv is integer ms from the response time (asgi-matomo sent gt_ms in µs)', entry: { responseTimeMs: 48.6 }, expect: { pf_srv: 49 }, absent: ['gt_ms'] },
+    { name: 'pf_srv is never negative', entry: { responseTimeMs: -3 }, expect: { pf_srv: 0 } },
+    { name: 'pf_srv above Matomo\'s 24-bit limit is not sent', entry: { responseTimeMs: 16_777_216 }, absent: ['pf_srv'], expect: {} },
+    { name: 'no response time, no pf_srv', entry: { responseTimeMs: undefined }, absent: ['pf_srv'], expect: {} },
+    { name: 'cvar holds status and method as Python json.dumps writes them', entry: { status: 404, method: 'DELETE' }, expect: { cvar: '{"http_status_code": 404, "http_method": "DELETE"}' } },
+    { name: 'cvar without a status has the method only', entry: { status: undefined }, expect: { cvar: '{"http_method": "GET"}' } },
+    { name: 'an error sets ca=1 and cra', entry: { error: 'TypeError: boom' }, expect: { ca: 1, cra: 'TypeError: boom' } },
+    { name: 'no error, no ca', absent: ['ca', 'cra'], expect: {} },
+    { name: 'the user id is sent as uid', entry: { userId: 'u-42' }, expect: { uid: 'u-42' } },
+    { name: 'an entry without a user agent sends a placeholder, never an empty ua', entry: { userAgent: undefined }, expect: { ua: ABSENT_USER_AGENT } },
+    { name: 'send_image is never part of the params', absent: ['send_image'], expect: {} },
+    { name: 'tracking data is merged over the defaults', entry: { trackingData: { e_c: 'orders', e_a: 'created', action_name: 'Order created', pf_srv: 5 } }, expect: { e_c: 'orders', e_a: 'created', action_name: 'Order created', pf_srv: 5 } },
+    { name: 'tracking data cvar is merged key by key', entry: { trackingData: { cvar: { plan: 'pro' } } }, expect: { cvar: '{"http_status_code": 200, "http_method": "GET", "plan": "pro"}' } },
+    { name: 'tracking data cvar given as JSON text is merged too', entry: { trackingData: { cvar: '{"plan":"pro"}' } }, expect: { cvar: '{"http_status_code": 200, "http_method": "GET", "plan": "pro"}' } },
+    { name: 'tracking data cvar overrides a default key', entry: { trackingData: { cvar: { http_status_code: 299 } } }, expect: { cvar: '{"http_status_code": 299, "http_method": "GET"}' } },
+    { name: 'route details cvar and tracking data cvar both merge', options: { routeDetails: { '/api/users': { cvar: { route: 'users' } } } }, entry: { trackingData: { cvar: { plan: 'pro' } } }, expect: { cvar: '{"http_status_code": 200, "http_method": "GET", "route": "users", "plan": "pro"}' } },
+    { name: 'tracking data wins over route details', options: { routeDetails: { '/api/users': { action_name: 'Users' } } }, entry: { trackingData: { action_name: 'Mine' } }, expect: { action_name: 'Mine' } },
+    { name: 'null in tracking data removes a param', entry: { trackingData: { pf_srv: null } }, absent: ['pf_srv'], expect: {} },
+    { name: 'objects in tracking data are sent as JSON text, booleans as 1/0', entry: { trackingData: { dimension2: { a: 1 }, new_visit: true } }, expect: { dimension2: '{"a":1}', new_visit: 1 } },
+    { name: 'non-ASCII in cvar is escaped like Python (ensure_ascii)', entry: { trackingData: { cvar: { city: 'Zürich' } } }, expect: { cvar: '{"http_status_code": 200, "http_method": "GET", "city": "Z\\u00fcrich"}' } }
+  ]
+
+  for (const c of cases) {
+    test(c.name, () => {
+      const p = params(mapper(c.options)(entry(c.entry)))
+      for (const [key, value] of Object.entries(c.expect)) assert.deepEqual(p[key], value, key)
+      for (const key of c.absent ?? []) assert.equal(key in p, false, `${key} should be absent`)
+    })
+  }
+})
+
+describe('createMapper: exclusions (paths, then methods, then patterns)', () => {
+  const cases: Array<{ name: string, options: Partial<MapperOptions>, entry?: Partial<AccessEntry>, expect: string | 'tracked' }> = [
+    { name: 'an exact excluded path', options: { excludePath: ['/api/users'] }, expect: 'excluded_path' },
+    { name: 'exclude_paths is exact: a longer path is tracked', options: { excludePath: ['/api'] }, expect: 'tracked' },
+    { name: 'exclude_paths ignores the query string', options: { excludePath: ['/api/users'] }, entry: { query: 'x=1' }, expect: 'excluded_path' },
+    { name: 'a pattern matches at the start like re.match: .*/old excludes /api/old/x', options: { excludePattern: ['.*/old'] }, entry: { path: '/api/old/x' }, expect: 'excluded_pattern' },
+    { name: 'a pattern is not searched anywhere: "old" does not exclude /api/old', options: { excludePattern: ['old'] }, entry: { path: '/api/old' }, expect: 'tracked' },
+    { name: 'an alternation stays anchored on both sides', options: { excludePattern: ['/static|/assets'] }, entry: { path: '/x/assets' }, expect: 'tracked' },
+    { name: 'an alternation matches either at the start', options: { excludePattern: ['/static|/assets'] }, entry: { path: '/assets/a.css' }, expect: 'excluded_pattern' },
+    { name: 'Python named groups are accepted', options: { excludePattern: ['/(?P<v>v[0-9])/old'] }, entry: { path: '/v1/old' }, expect: 'excluded_pattern' },
+    { name: 'a pattern matches every time, not every other time (sticky regex reset)', options: { excludePattern: ['/a'] }, entry: { path: '/a' }, expect: 'excluded_pattern' },
+    { name: 'ignored methods are case-insensitive', options: { ignoredMethod: ['options'] }, entry: { method: 'OPTIONS' }, expect: 'excluded_method' },
+    { name: 'allowed methods: others are excluded', options: { allowedMethod: ['get', 'post'] }, entry: { method: 'PUT' }, expect: 'excluded_method' },
+    { name: 'allowed methods: listed ones are tracked', options: { allowedMethod: ['get', 'post'] }, entry: { method: 'post' }, expect: 'tracked' },
+    { name: 'ignored wins over allowed', options: { allowedMethod: ['GET'], ignoredMethod: ['GET'] }, expect: 'excluded_method' },
+    { name: 'paths are tried before methods', options: { excludePath: ['/api/users'], ignoredMethod: ['GET'] }, expect: 'excluded_path' },
+    { name: 'methods are tried before patterns', options: { excludePattern: ['/api'], ignoredMethod: ['GET'] }, expect: 'excluded_method' }
+  ]
+  for (const c of cases) {
+    test(c.name, () => {
+      const map = mapper(c.options)
+      for (let i = 0; i < 3; i++) {
+        const result = map(entry(c.entry))
+        if (c.expect === 'tracked') params(result)
+        else assert.equal(result, c.expect)
+      }
+    })
+  }
+})
+
+describe('createMapper: entries that cannot be mapped', () => {
+  test('no host and no --host is a missing_field:host problem', () => {
+    const result = mapper()(entry({ host: undefined }))
+    assert.ok(isLineIssue(result))
+    assert.equal(result.reason, 'missing_field:host')
+    assert.equal(result.kind, 'reject')
+  })
+})
