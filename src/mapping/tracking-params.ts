@@ -134,13 +134,20 @@ function safeParseObject (text: string): unknown {
   }
 }
 
-/** Fast path of pythonJsonDumps({http_status_code, http_method}) for the common case. */
+const PLAIN_METHOD = /^[A-Za-z]{1,16}$/
+
+/** pythonJsonDumps({http_status_code, http_method}) without the general serializer, for the common case. */
 function defaultCvar (status: number | undefined, method: string | undefined): string {
-  if (status !== undefined && method !== undefined && /^[A-Za-z]+$/.test(method)) {
-    return '{"http_status_code": ' + String(status) + ', "http_method": "' + method + '"}'
+  if (method === undefined) {
+    return status === undefined ? '{}' : '{"http_status_code": ' + String(status) + '}'
+  }
+  if (PLAIN_METHOD.test(method)) {
+    return status === undefined
+      ? '{"http_method": "' + method + '"}'
+      : '{"http_status_code": ' + String(status) + ', "http_method": "' + method + '"}'
   }
   const cvar: Record<string, unknown> = {}
   if (status !== undefined) cvar.http_status_code = status
-  if (method !== undefined) cvar.http_method = method
+  cvar.http_method = method
   return pythonJsonDumps(cvar)
 }

@@ -99,6 +99,8 @@ describe('createMapper: the params of a tracked entry', () => {
     { name: 'pf_srv above Matomo\'s 24-bit limit is not sent', entry: { responseTimeMs: 16_777_216 }, absent: ['pf_srv'], expect: {} },
     { name: 'no response time, no pf_srv', entry: { responseTimeMs: undefined }, absent: ['pf_srv'], expect: {} },
     { name: 'cvar holds status and method as Python json.dumps writes them', entry: { status: 404, method: 'DELETE' }, expect: { cvar: '{"http_status_code": 404, "http_method": "DELETE"}' } },
+    { name: 'cvar without a method has the status only', entry: { method: undefined }, expect: { cvar: '{"http_status_code": 200}' } },
+    { name: 'cvar with an unusual method is escaped like json.dumps', entry: { method: 'M-SEARCH' }, expect: { cvar: '{"http_status_code": 200, "http_method": "M-SEARCH"}' } },
     { name: 'cvar without a status has the method only', entry: { status: undefined }, expect: { cvar: '{"http_method": "GET"}' } },
     { name: 'an error sets ca=1 and cra', entry: { error: 'TypeError: boom' }, expect: { ca: 1, cra: 'TypeError: boom' } },
     { name: 'no error, no ca', absent: ['ca', 'cra'], expect: {} },
