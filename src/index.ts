@@ -1,0 +1,11 @@
+// Public API: the same pipeline the CLI runs, for programmatic use. No side effects on import.
+export { forward, type ForwardOptions } from './pipeline.js'
+export { resolveConfig, type ResolveInput } from './config/resolve.js'
+export type { Config, CommandName, FormatName, RouteDetails, FieldMap } from './config/types.js'
+export { errors, EXIT, ForwardError, isForwardError, type ErrorCode } from './errors.js'
+export { createMapper, type MapperOptions, type TrackingParams, type MappingResult } from './mapping/tracking-params.js'
+export type { AccessEntry } from './formats/access-entry.js'
+export type { HitSink, Hit } from './sink/sink.js'
+export { Summary, type SummaryJson } from './summary.js'
+export { OPTIONS, type OptionSpec } from './cli/options.js'
+export { VERSION } from './version.js'
