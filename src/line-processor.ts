@@ -3,7 +3,7 @@ import type { SourceProgress, Ticket } from './ack/source-progress.js'
 import type { Config } from './config/types.js'
 import { errors } from './errors.js'
 import { isLineIssue, reject, type JsonRecord, type LineIssue } from './formats/access-entry.js'
-import { createContainerLine, parseCriLine, PartialLines, unwrapDocker } from './formats/container.js'
+import { createContainerLine, parseCriLine, PartialLines, unwrapDocker, type JoinedLine } from './formats/container.js'
 import { ambiguity, formatsFitting, noFit, DETECTION_MAX_LINES } from './formats/detect.js'
 import { createParseContext, type LineFormat, type ParseContext } from './formats/format.js'
 import { FORMATS, chooseFormat } from './formats/index.js'
@@ -163,29 +163,35 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
         detect(isLineIssue(record) ? undefined : record, false)
       }
 
-      /** A line unwrapped from Docker or CRI: a piece is held until its stream's last piece arrives. */
+      /**
+       * A line unwrapped from Docker or CRI. Pieces of one long line are held until their stream's last piece
+       * arrives. Counting: the first piece's line counts as the joined line (hit, filtered or rejected, whenever
+       * that is known, even at the end of the input); every later piece counts as filtered partial_line_joined.
+       */
       const containerLine = (raw: string, lineNo: number, start: number, end: number): void => {
         const { stream, content } = unwrapped
+        const open = partials.has(stream)
         if (unwrapped.partial) {
-          // Counted once here; the joined line is counted by its last piece.
-          summary.filter('partial_line_joined')
-          if (partials.has(stream)) partials.add(stream, content, end)
-          else partials.begin(stream, content, lineNo, start, end, progress.hold(start, end))
+          if (open) {
+            summary.filter('partial_line_joined')
+            partials.add(stream, content, end)
+          } else {
+            partials.begin(stream, content, lineNo, start, end, progress.hold(start, end))
+          }
           return
         }
-        const joined = partials.finish(stream, content, end)
-        if (joined === undefined) {
+        if (!open) {
           if (isBlank(content)) {
             summary.filter('empty_line')
             progress.lineDone(end)
           } else {
             dispatch(raw, parseJsonLine(content), lineNo, start, end, undefined)
           }
-        } else if (joined.tooLong) {
-          dispatch(joined.text, tooLongIssue(joined.bytes), joined.lineNo, joined.start, end, joined.token)
-        } else {
-          dispatch(joined.text, parseJsonLine(joined.text), joined.lineNo, joined.start, end, joined.token)
+          return
         }
+        summary.filter('partial_line_joined')
+        const joined = partials.finish(stream, content, end) as JoinedLine<Ticket>
+        dispatch(joined.text, joined.tooLong ? tooLongIssue(joined.bytes) : parseJsonLine(joined.text), joined.lineNo, joined.start, end, joined.token)
       }
 
       return {
@@ -214,19 +220,18 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
           summary.linesRead++
           summary.bytesRead += end - start
           lastEnd = end
-          // A too-long piece of a CRI line still ends (or continues) its stream's entry.
+          // A too-long piece of a CRI line still begins, continues or ends its stream's entry (counted as above).
           if (parseCriLine(head, unwrapped) && (unwrapped.partial || partials.has(unwrapped.stream))) {
+            const stream = unwrapped.stream
+            if (partials.has(stream)) summary.filter('partial_line_joined')
             if (unwrapped.partial) {
-              summary.filter('partial_line_joined')
-              if (!partials.has(unwrapped.stream)) partials.begin(unwrapped.stream, '', lineNo, start, end, progress.hold(start, end))
-              partials.overflow(unwrapped.stream, unwrapped.content, end)
+              if (!partials.has(stream)) partials.begin(stream, '', lineNo, start, end, progress.hold(start, end))
+              partials.overflow(stream, unwrapped.content, end)
               return
             }
-            const joined = partials.finish(unwrapped.stream, '', end)
-            if (joined !== undefined) {
-              dispatch(joined.text, tooLongIssue(joined.bytes + end - start), joined.lineNo, joined.start, end, joined.token)
-              return
-            }
+            const joined = partials.finish(stream, '', end) as JoinedLine<Ticket>
+            dispatch(joined.text, tooLongIssue(joined.bytes + end - start), joined.lineNo, joined.start, end, joined.token)
+            return
           }
           dispatch(head, tooLongIssue(end - start), lineNo, start, end, undefined)
         },
