@@ -23,13 +23,24 @@ interface Parsed {
   argv: Record<string, unknown> | undefined
 }
 
+/**
+ * yargs 18 drops a bare "-" given for a variadic positional (it re-parses `--files -`), so stdin would be lost:
+ * "-" is swapped for this placeholder before parsing and back after.
+ */
+const STDIN_ARG = '\u0000stdin'
+
 async function parseArgs (args: readonly string[]): Promise<Parsed> {
   const parser = createParser()
   return await new Promise<Parsed>((resolve) => {
-    void parser.parse([...args], {}, (error: Error | undefined, argv: Record<string, unknown>, output: string) => {
+    void parser.parse(args.map((a) => a === '-' ? STDIN_ARG : a), {}, (error: Error | undefined, argv: Record<string, unknown>, output: string) => {
       resolve({ output, error: error ?? undefined, argv })
     })
   })
+}
+
+function restoreStdinArg (value: unknown): unknown {
+  if (value === STDIN_ARG) return '-'
+  return Array.isArray(value) ? value.map(restoreStdinArg) : value
 }
 
 const YARGS_KEYS = new Set(['_', '$0', 'files', 'help', 'h', 'version'])
@@ -39,11 +50,11 @@ export function flagsOf (argv: Record<string, unknown>): { command: CommandName,
   const flags: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(argv)) {
     if (YARGS_KEYS.has(key) || value === undefined) continue
-    flags[key] = value
+    flags[key] = restoreStdinArg(value)
   }
   const positional = (argv._ as Array<string | number> | undefined) ?? []
   const command = String(positional[0]) as CommandName
-  const files = ((argv.files as Array<string | number> | undefined) ?? []).map(String)
+  const files = ((argv.files as Array<string | number> | undefined) ?? []).map((f) => restoreStdinArg(String(f)) as string)
   return { command, files, flags }
 }
 
