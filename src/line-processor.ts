@@ -1,11 +1,12 @@
 // The per-line hot path: raw line → JSON → AccessEntry → Matomo params → sink; every line ends as hit, filtered or rejected.
-import type { SourceProgress } from './ack/source-progress.js'
+import type { SourceProgress, Ticket } from './ack/source-progress.js'
 import type { Config } from './config/types.js'
 import { errors } from './errors.js'
-import { createTimeZone, isLineIssue, reject, type JsonRecord, type LineIssue } from './formats/access-entry.js'
-import { detectFormat, DETECTION_MAX_LINES } from './formats/detect.js'
-import type { LineFormat, ParseContext } from './formats/format.js'
-import { FORMATS } from './formats/index.js'
+import { isLineIssue, reject, type JsonRecord, type LineIssue } from './formats/access-entry.js'
+import { createContainerLine, parseCriLine, PartialLines, unwrapDocker, type JoinedLine } from './formats/container.js'
+import { ambiguity, formatsFitting, noFit, DETECTION_MAX_LINES } from './formats/detect.js'
+import { createParseContext, type LineFormat, type ParseContext } from './formats/format.js'
+import { FORMATS, chooseFormat } from './formats/index.js'
 import { parseJsonLine } from './formats/parse-line.js'
 import { createRateLimiter, type Logger } from './log.js'
 import { createMapper, type Mapper } from './mapping/tracking-params.js'
@@ -33,11 +34,11 @@ export interface LineProcessor {
 
 export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
   const { config, summary, sink, logger, rejects } = deps
-  const context: ParseContext = {
-    timeZone: createTimeZone(config.timezone),
+  const context: ParseContext = createParseContext({
+    timezone: config.timezone,
     trackingDataKey: config.trackingDataKey,
     fields: config.fields
-  }
+  })
   const map: Mapper = createMapper({
     idsite: config.idsite ?? 0,
     accessToken: config.accessToken,
@@ -50,10 +51,19 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
     ignoredMethod: config.ignoredMethod,
     routeDetails: config.routeDetails
   })
-  const explicitFormat = config.format === 'auto' ? undefined : FORMATS.get(config.format)
+  const explicitFormat = chooseFormat(config.format, config.fields)
   const limiter = createRateLimiter()
 
-  function rejectLine (progress: SourceProgress, issue: LineIssue, raw: string, lineNo: number, start: number, end: number): void {
+  /**
+   * A line is done: filtered or rejected. `ticket` is set for a line joined from container pieces: it has held
+   * the checkpoint at the first piece since that piece was read, and is released now.
+   */
+  function lineDone (progress: SourceProgress, end: number, ticket: Ticket | undefined): void {
+    progress.lineDone(end)
+    if (ticket !== undefined) progress.ack(ticket)
+  }
+
+  function rejectLine (progress: SourceProgress, issue: LineIssue, raw: string, lineNo: number, start: number, end: number, ticket: Ticket | undefined): void {
     summary.reject(issue.reason)
     rejects?.write({ reason: issue.reason, message: issue.message, source: progress.name, line: lineNo, offset: start, raw })
     const gate = limiter(issue.reason)
@@ -61,17 +71,17 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
       logger.warn({ reason: issue.reason, source: progress.name, line: lineNo, offset: start, suppressed: gate.suppressed },
         `line ${lineNo} of ${progress.name} (offset ${start}) rejected: ${issue.reason}: ${issue.message}`)
     }
-    progress.lineDone(end)
+    lineDone(progress, end, ticket)
   }
 
-  function handleRecord (format: LineFormat, progress: SourceProgress, record: JsonRecord, text: string, lineNo: number, start: number, end: number): void {
+  function handleRecord (format: LineFormat, progress: SourceProgress, record: JsonRecord, raw: string, lineNo: number, start: number, end: number, ticket: Ticket | undefined): void {
     const entry = format.parse(record, context)
     if (isLineIssue(entry)) {
       if (entry.kind === 'skip') {
         summary.filter(entry.reason)
-        progress.lineDone(end)
+        lineDone(progress, end, ticket)
       } else {
-        rejectLine(progress, entry, text, lineNo, start, end)
+        rejectLine(progress, entry, raw, lineNo, start, end, ticket)
       }
       return
     }
@@ -79,79 +89,176 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
     if (typeof result === 'string') {
       summary.filter(result)
       logger.debug({ reason: result, source: progress.name, line: lineNo }, 'filtered')
-      progress.lineDone(end)
+      lineDone(progress, end, ticket)
       return
     }
     if (isLineIssue(result)) {
-      rejectLine(progress, result, text, lineNo, start, end)
+      rejectLine(progress, result, raw, lineNo, start, end, ticket)
       return
     }
     summary.hits++
-    sink.push({ params: result, progress, ticket: progress.hold(start, end), lineNo })
+    if (ticket === undefined) {
+      ticket = progress.hold(start, end)
+    } else {
+      // The joined line's own ticket (held since its first piece) is the hit's: record the end it reached.
+      progress.lineDone(end)
+    }
+    sink.push({ params: result, progress, ticket, lineNo })
   }
 
   return {
     forSource (progress: SourceProgress): SourceLineHandler {
       let format = explicitFormat
       /** Lines held while --format auto looks for a line it recognises. */
-      let held: Array<{ text: string, record: JsonRecord | LineIssue, lineNo: number, start: number, end: number }> | undefined = format === undefined ? [] : undefined
+      let held: HeldLine[] | undefined = format === undefined ? [] : undefined
+      let heldRecords = 0
+      /** Pieces of long container lines waiting for their last piece, per stream. */
+      const partials = new PartialLines<Ticket>(config.maxLineBytes)
+      const unwrapped = createContainerLine()
+      /** End offset of the last line read: progress ends only ever move forward. */
+      let lastEnd = 0
 
-      const decide = (atEnd: boolean): void => {
-        if (held === undefined) return
-        const records = held.map((h) => h.record).filter((r): r is JsonRecord => !isLineIssue(r))
-        const detected = detectFormat(records)
-        if (detected.format === undefined) {
-          if (!atEnd && detected.ambiguous === undefined) return
-          if (records.length === 0 && atEnd) {
-            // Nothing but bad lines: there is no format to detect, and each line is rejected on its own.
-            format = FORMATS.get('pino-http')
-          } else {
-            throw errors.MF_ERR_FORMAT_UNDETECTED(progress.name, detected.explanation)
-          }
-        } else {
-          format = detected.format
-          logger.info({ source: progress.name, format: format.name }, `detected format ${format.name} in ${progress.name}`)
-        }
-        const lines = held
+      const release = (chosen: LineFormat): void => {
+        format = chosen
+        const lines = held ?? []
         held = undefined
-        for (const h of lines) process(h.text, h.record, h.lineNo, h.start, h.end)
+        for (const h of lines) process(h.raw, h.record, h.lineNo, h.start, h.end, h.ticket)
       }
 
-      const process = (text: string, record: JsonRecord | LineIssue, lineNo: number, start: number, end: number): void => {
-        if (isLineIssue(record)) rejectLine(progress, record, text, lineNo, start, end)
-        else handleRecord(format as LineFormat, progress, record, text, lineNo, start, end)
+      /** Sniffs one more held record; at the end of the input (or of the look-ahead) gives up with the reason. */
+      const detect = (record: JsonRecord | undefined, atEnd: boolean): void => {
+        if (held === undefined) return
+        if (record !== undefined) {
+          heldRecords++
+          const fits = formatsFitting(record)
+          if (fits.length > 1) throw errors.MF_ERR_FORMAT_UNDETECTED(progress.name, ambiguity(record, fits).explanation)
+          if (fits.length === 1) {
+            const chosen = fits[0] as LineFormat
+            logger.info({ source: progress.name, format: chosen.name }, `detected format ${chosen.name} in ${progress.name}`)
+            release(chosen)
+            return
+          }
+        }
+        if (!atEnd && heldRecords < DETECTION_MAX_LINES) return
+        if (heldRecords === 0) {
+          // Nothing but bad lines: there is no format to detect, and each line is rejected for its own problem.
+          release(FORMATS.get('pino-http') as LineFormat)
+          return
+        }
+        const records = held.map((h) => h.record).filter((r): r is JsonRecord => !isLineIssue(r))
+        throw errors.MF_ERR_FORMAT_UNDETECTED(progress.name, noFit(records).explanation)
+      }
+
+      const process = (raw: string, record: JsonRecord | LineIssue, lineNo: number, start: number, end: number, ticket: Ticket | undefined): void => {
+        if (isLineIssue(record)) rejectLine(progress, record, raw, lineNo, start, end, ticket)
+        else handleRecord(format as LineFormat, progress, record, raw, lineNo, start, end, ticket)
+      }
+
+      const dispatch = (raw: string, record: JsonRecord | LineIssue, lineNo: number, start: number, end: number, ticket: Ticket | undefined): void => {
+        if (held === undefined) {
+          process(raw, record, lineNo, start, end, ticket)
+          return
+        }
+        held.push({ raw, record, lineNo, start, end, ticket })
+        detect(isLineIssue(record) ? undefined : record, false)
+      }
+
+      /**
+       * A line unwrapped from Docker or CRI. Pieces of one long line are held until their stream's last piece
+       * arrives. Counting: the first piece's line counts as the joined line (hit, filtered or rejected, whenever
+       * that is known, even at the end of the input); every later piece counts as filtered partial_line_joined.
+       */
+      const containerLine = (raw: string, lineNo: number, start: number, end: number): void => {
+        const { stream, content } = unwrapped
+        const open = partials.has(stream)
+        if (unwrapped.partial) {
+          if (open) {
+            summary.filter('partial_line_joined')
+            partials.add(stream, content, end)
+          } else {
+            partials.begin(stream, content, lineNo, start, end, progress.hold(start, end))
+          }
+          return
+        }
+        if (!open) {
+          if (isBlank(content)) {
+            summary.filter('empty_line')
+            progress.lineDone(end)
+          } else {
+            dispatch(raw, parseJsonLine(content), lineNo, start, end, undefined)
+          }
+          return
+        }
+        summary.filter('partial_line_joined')
+        const joined = partials.finish(stream, content, end) as JoinedLine<Ticket>
+        dispatch(joined.text, joined.tooLong ? tooLongIssue(joined.bytes) : parseJsonLine(joined.text), joined.lineNo, joined.start, end, joined.token)
       }
 
       return {
         line (text, lineNo, start, end) {
           summary.linesRead++
           summary.bytesRead += end - start
+          lastEnd = end
           if (text.length === 0 || isBlank(text)) {
             summary.filter('empty_line')
             progress.lineDone(end)
             return
           }
-          const record = parseJsonLine(text)
-          if (held !== undefined) {
-            held.push({ text, record, lineNo, start, end })
-            decide(held.length >= DETECTION_MAX_LINES)
+          // A JSON line starts with "{"; one starting with a digit can only be a CRI line (or garbage).
+          if (parseCriLine(text, unwrapped)) {
+            containerLine(text, lineNo, start, end)
             return
           }
-          process(text, record, lineNo, start, end)
+          const record = parseJsonLine(text)
+          if (!isLineIssue(record) && unwrapDocker(record, unwrapped)) {
+            containerLine(text, lineNo, start, end)
+            return
+          }
+          dispatch(text, record, lineNo, start, end, undefined)
         },
         tooLong (head, lineNo, start, end) {
           summary.linesRead++
           summary.bytesRead += end - start
-          const issue = reject('line_too_long', `line of ${end - start} bytes is longer than --max-line-bytes ${config.maxLineBytes}`)
-          if (held !== undefined) held.push({ text: head, record: issue, lineNo, start, end })
-          else rejectLine(progress, issue, head, lineNo, start, end)
+          lastEnd = end
+          // A too-long piece of a CRI line still begins, continues or ends its stream's entry (counted as above).
+          if (parseCriLine(head, unwrapped) && (unwrapped.partial || partials.has(unwrapped.stream))) {
+            const stream = unwrapped.stream
+            if (partials.has(stream)) summary.filter('partial_line_joined')
+            if (unwrapped.partial) {
+              if (!partials.has(stream)) partials.begin(stream, '', lineNo, start, end, progress.hold(start, end))
+              partials.overflow(stream, unwrapped.content, end)
+              return
+            }
+            const joined = partials.finish(stream, '', end) as JoinedLine<Ticket>
+            dispatch(joined.text, tooLongIssue(joined.bytes + end - start), joined.lineNo, joined.start, end, joined.token)
+            return
+          }
+          dispatch(head, tooLongIssue(end - start), lineNo, start, end, undefined)
         },
         finish () {
-          decide(true)
+          // Pieces whose last piece never came: their joined text is processed as it is (usually invalid_json).
+          // They end at the end of the input, since lines of other streams may have been read after them.
+          for (const joined of partials.drain()) {
+            dispatch(joined.text, joined.tooLong ? tooLongIssue(joined.bytes) : parseJsonLine(joined.text), joined.lineNo, joined.start, lastEnd, joined.token)
+          }
+          detect(undefined, true)
         }
+      }
+
+      function tooLongIssue (bytes: number): LineIssue {
+        return reject('line_too_long', `line of ${bytes} bytes is longer than --max-line-bytes ${config.maxLineBytes}`)
       }
     }
   }
+}
+
+interface HeldLine {
+  raw: string
+  record: JsonRecord | LineIssue
+  lineNo: number
+  start: number
+  end: number
+  ticket: Ticket | undefined
 }
 
 function isBlank (text: string): boolean {

@@ -5,6 +5,8 @@ import { extname, join, resolve as resolvePath } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { CONFIG_ONLY_KEYS, OPTIONS, OPTIONS_BY_KEY, camelCase, envName, type OptionSpec } from '../cli/options.js'
 import { errors } from '../errors.js'
+import { validateFieldMap } from '../formats/fields.js'
+import { checkProxyEntry } from '../mapping/client-ip.js'
 import type { CommandName, Config, FieldMap, RouteDetails } from './types.js'
 import { coerceOption, compileStartAnchored, type RawValue } from './validate.js'
 
@@ -189,10 +191,13 @@ function crossCheck (input: ResolveInput, values: Record<string, unknown>, inval
     }
   }
 
-  const fields = extras.fields
-  if (fields !== undefined && !isPlainObject(fields)) {
-    problems.push('Config key fields must map entry fields to dotted paths, e.g. { path: "request.uri", status: "res.code" }.')
+  for (const entry of (values.trustedProxy as string[] | undefined) ?? []) {
+    const problem = checkProxyEntry(entry)
+    if (problem !== undefined) problems.push(`Expected --trusted-proxy to be an IP address or CIDR range (10.0.0.0/8, 2001:db8::/32), got "${entry}": ${problem}.`)
   }
+
+  const fields = extras.fields
+  if (fields !== undefined) problems.push(...validateFieldMap(fields))
   if (values.format === 'fields' && fields === undefined) {
     problems.push('--format fields needs a fields map in the config file (--config).')
   }

@@ -26,6 +26,8 @@ export interface AccessEntry {
   userId: string | undefined
   /** Per-request Matomo params logged by the app (asgi-matomo's scope["state"]["asgi_matomo"]). */
   trackingData: Record<string, unknown> | undefined
+  /** The request id the server logged (pino-http `req.id`), for reports; optional so other producers may omit it. */
+  requestId?: string | undefined
 }
 
 /**
@@ -86,41 +88,111 @@ export function header (value: unknown): string | undefined {
 /** Reads a dotted path ("request.headers.host") from a record; a path without dots is one lookup. */
 export function pick (record: JsonRecord, path: string): unknown {
   if (!path.includes('.')) return record[path]
+  return pickPath(record, path.split('.'))
+}
+
+/** Reads a path already split into its parts (split once, at start, for the hot path). */
+export function pickPath (record: JsonRecord, parts: readonly string[]): unknown {
   let current: unknown = record
-  for (const part of path.split('.')) {
+  for (let i = 0; i < parts.length; i++) {
     if (!isRecord(current)) return undefined
-    current = current[part]
+    current = current[parts[i] as string]
   }
   return current
 }
 
-/** Splits "/a/b?x=1" into path and query; the path always starts with '/'. */
+/**
+ * Splits "/a/b?x=1" into path and query; the path always starts with '/'. An absolute-form request target
+ * ("http://host/a?x=1", sent to proxies and by scanners) keeps only its path and query.
+ */
 export function splitUri (uri: string): { path: string, query: string | undefined } {
-  const q = uri.indexOf('?')
-  const path = q === -1 ? uri : uri.slice(0, q)
+  let from = 0
+  if (uri.charCodeAt(0) !== 47 /* / */ && ABSOLUTE_URI.test(uri)) {
+    const slash = uri.indexOf('/', uri.indexOf('//') + 2)
+    if (slash === -1) return { path: '/', query: undefined }
+    from = slash
+  }
+  const q = uri.indexOf('?', from)
+  const path = q === -1 ? uri.slice(from) : uri.slice(from, q)
   const query = q === -1 || q === uri.length - 1 ? undefined : uri.slice(q + 1)
-  return { path: path.startsWith('/') ? path : '/' + path, query }
+  return { path: path.charCodeAt(0) === 47 ? path : '/' + path, query }
 }
 
-const HAS_OFFSET = /(?:[zZ]|[+-]\d{2}:?\d{2})$/
-const ISO_LIKE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?/
+const ABSOLUTE_URI = /^https?:\/\//i
+
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
+/** Reads `count` ASCII digits at `at`; -1 if any is not a digit. */
+function digits (text: string, at: number, count: number): number {
+  let value = 0
+  for (let i = at; i < at + count; i++) {
+    const d = text.charCodeAt(i) - 48
+    // NaN past the end of the text fails this test too.
+    if (!(d >= 0 && d <= 9)) return -1
+    value = value * 10 + d
+  }
+  return value
+}
 
 /**
- * Parses an RFC 3339 / ISO 8601 time to epoch ms. Times without an offset are in `defaultOffsetMinutes`
- * (UTC unless --timezone says otherwise). Returns NaN when the text is not such a time.
+ * Parses an RFC 3339 / ISO 8601 date-time to epoch ms: `YYYY-MM-DD`, `T`, `t` or a space, `HH:MM[:SS[.fraction]]`,
+ * then `Z`, `±HH:MM`, `±HHMM` or nothing. Times without an offset are in `zone` (UTC unless --timezone says
+ * otherwise). Fractions beyond milliseconds are truncated. Returns NaN for anything else, including impossible
+ * dates (February 30th), which Date.parse would roll over into the next month.
  */
 export function parseIsoTime (text: string, zone: TimeZone = UTC): number {
-  if (!ISO_LIKE.test(text)) return NaN
-  let normalised = text.charCodeAt(10) === 32 ? text.slice(0, 10) + 'T' + text.slice(11) : text
-  if (normalised.includes(',')) normalised = normalised.replace(',', '.')
-  if (HAS_OFFSET.test(normalised)) {
-    // "+0100" is not accepted by Date.parse; insert the colon.
-    const m = /([+-]\d{2})(\d{2})$/.exec(normalised)
-    if (m !== null) normalised = normalised.slice(0, -4) + m[1] + ':' + (m[2] ?? '00')
-    return Date.parse(normalised)
+  const length = text.length
+  if (length < 16 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(13) !== 58) return NaN
+  const sep = text.charCodeAt(10)
+  if (sep !== 84 /* T */ && sep !== 116 /* t */ && sep !== 32) return NaN
+  const year = digits(text, 0, 4)
+  const month = digits(text, 5, 2)
+  const day = digits(text, 8, 2)
+  const hour = digits(text, 11, 2)
+  const minute = digits(text, 14, 2)
+  // Years below 100 are never log times (and Date.UTC would read them as 19xx).
+  if (year < 100 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59) return NaN
+  if (day > (DAYS_IN_MONTH[month - 1] as number) || (month === 2 && day === 29 && !isLeapYear(year))) return NaN
+  let at = 16
+  let second = 0
+  let ms = 0
+  if (text.charCodeAt(at) === 58 /* : */) {
+    second = digits(text, at + 1, 2)
+    // 60 is a leap second: kept as the last instant of the minute rather than rejected.
+    if (second < 0 || second > 60) return NaN
+    if (second === 60) second = 59
+    at += 3
+    const dot = text.charCodeAt(at)
+    if (dot === 46 /* . */ || dot === 44 /* , */) {
+      at++
+      const fracStart = at
+      let scale = 100
+      while (at < length) {
+        const d = text.charCodeAt(at) - 48
+        if (d < 0 || d > 9) break
+        ms += d * scale
+        scale /= 10
+        at++
+      }
+      if (at === fracStart) return NaN
+      ms = Math.floor(ms)
+    }
   }
-  const asUtc = Date.parse(normalised + 'Z')
-  return Number.isNaN(asUtc) ? NaN : asUtc - zone.offsetMsAt(asUtc)
+  const local = Date.UTC(year, month - 1, day, hour, minute, second, ms)
+  if (at === length) return local - zone.offsetMsAt(local)
+  const sign = text.charCodeAt(at)
+  if ((sign === 90 /* Z */ || sign === 122 /* z */) && at + 1 === length) return local
+  if (sign !== 43 /* + */ && sign !== 45 /* - */) return NaN
+  const offsetHour = digits(text, at + 1, 2)
+  const colon = text.charCodeAt(at + 3) === 58 ? 1 : 0
+  const offsetMinute = digits(text, at + 3 + colon, 2)
+  if (offsetHour < 0 || offsetHour > 23 || offsetMinute < 0 || offsetMinute > 59 || at + 5 + colon !== length) return NaN
+  const offsetMs = (offsetHour * 60 + offsetMinute) * 60_000
+  return sign === 43 ? local - offsetMs : local + offsetMs
+}
+
+function isLeapYear (year: number): boolean {
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
 }
 
 /** A time zone for log times without an offset. */

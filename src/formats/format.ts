@@ -1,6 +1,6 @@
 // The contract every log format implements: recognise a record, and turn it into an AccessEntry.
 import type { FieldMap } from '../config/types.js'
-import type { JsonRecord, ParseResult, TimeZone } from './access-entry.js'
+import { createTimeZone, isRecord, pickPath, type JsonRecord, type ParseResult, type TimeZone } from './access-entry.js'
 
 /** Compiled once per run and shared by every line. */
 export interface ParseContext {
@@ -8,6 +8,8 @@ export interface ParseContext {
   readonly timeZone: TimeZone
   /** Dotted path of the per-request tracking data (--tracking-data-key). */
   readonly trackingDataKey: string
+  /** trackingDataKey split at its dots, once. */
+  readonly trackingDataPath: readonly string[]
   /** For the `fields` format. */
   readonly fields: FieldMap | undefined
 }
@@ -18,4 +20,21 @@ export interface LineFormat {
   sniff: (record: JsonRecord) => boolean
   /** Never throws: bad values give a LineIssue. */
   parse: (record: JsonRecord, context: ParseContext) => ParseResult
+}
+
+export function createParseContext (options: { timezone?: string, trackingDataKey?: string, fields?: FieldMap | undefined } = {}): ParseContext {
+  const trackingDataKey = options.trackingDataKey ?? 'matomo'
+  return Object.freeze({
+    timeZone: createTimeZone(options.timezone ?? 'UTC'),
+    trackingDataKey,
+    trackingDataPath: Object.freeze(trackingDataKey.split('.')),
+    fields: options.fields
+  })
+}
+
+/** The per-request Matomo params object of a record, if it logged one. */
+export function trackingDataOf (record: JsonRecord, context: ParseContext): Record<string, unknown> | undefined {
+  const path = context.trackingDataPath
+  const data = path.length === 1 ? record[path[0] as string] : pickPath(record, path)
+  return isRecord(data) ? data : undefined
 }

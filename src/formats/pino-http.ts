@@ -1,27 +1,36 @@
-// pino-http lines (default serializers: req, res, responseTime, time in epoch ms, err) → AccessEntry.
-import { NOT_AN_ACCESS_ENTRY, header, isRecord, num, pick, reject, splitUri, str, type AccessEntry, type JsonRecord, type ParseResult } from './access-entry.js'
-import type { LineFormat, ParseContext } from './format.js'
+// pino-http lines (default serializers: req, res, responseTime ms, time epoch ms, err) → AccessEntry.
+import { NOT_AN_ACCESS_ENTRY, header, isRecord, num, parseIsoTime, reject, splitUri, str, type AccessEntry, type JsonRecord, type LineIssue, type ParseResult } from './access-entry.js'
+import { trackingDataOf, type LineFormat, type ParseContext } from './format.js'
+import { INVALID, errorText, firstOfList, isAbsent, show, statusOf } from './values.js'
+
+const EMPTY: JsonRecord = Object.freeze({})
+const MISSING_URL = reject('missing_field:req.url', '`req.url` is missing')
+const MISSING_TIME = reject('missing_field:time', '`time` is missing')
+const MISSING_REQ = reject('missing_field:req', 'neither a pino-http request line (`req` and `res` objects) nor a pino log line (`level`, `msg`)')
 
 function parse (record: JsonRecord, context: ParseContext): ParseResult {
   const req = record.req
   const res = record.res
-  // Plain pino lines (no req/res) are the app's own logs, not requests: skipped, not errors.
-  if (!isRecord(req) || !isRecord(res)) return NOT_AN_ACCESS_ENTRY
+  if (!isRecord(req) || !isRecord(res)) {
+    // Plain pino lines (no req/res) are the app's own logs, not requests: skipped, not errors.
+    return 'level' in record || 'msg' in record ? NOT_AN_ACCESS_ENTRY : MISSING_REQ
+  }
   const url = str(req.url)
-  if (url === undefined) return reject('missing_field:req.url', '`req.url` is missing')
-  const timeMs = num(record.time)
-  if (timeMs === undefined) return reject('invalid_time', `\`time\` is not epoch milliseconds: ${JSON.stringify(record.time)}`)
-  const headers = isRecord(req.headers) ? req.headers : {}
+  if (url === undefined) return MISSING_URL
+  const timeMs = pinoTime(record.time, context)
+  if (typeof timeMs !== 'number') return timeMs
+  const status = statusOf(res.statusCode)
+  if (status === INVALID) return reject('invalid_field:res.statusCode', `\`res.statusCode\` is neither a number nor a numeric string: ${show(res.statusCode)}`)
+  const headers = isRecord(req.headers) ? req.headers : EMPTY
   const { path, query } = splitUri(url)
-  const forwardedHost = header(headers['x-forwarded-host'])
-  const data = pick(record, context.trackingDataKey)
+  const forwardedHost = firstOfList(header(headers['x-forwarded-host']))
   return {
     method: str(req.method),
-    scheme: header(headers['x-forwarded-proto']),
-    host: forwardedHost === undefined ? header(headers.host) : firstOfList(forwardedHost),
+    scheme: firstOfList(header(headers['x-forwarded-proto'])),
+    host: forwardedHost ?? header(headers.host),
     path,
     query,
-    status: num(res.statusCode),
+    status,
     userAgent: header(headers['user-agent']),
     referer: header(headers.referer) ?? header(headers.referrer),
     acceptLanguage: header(headers['accept-language']),
@@ -31,23 +40,21 @@ function parse (record: JsonRecord, context: ParseContext): ParseResult {
     timeMs,
     error: errorText(record.err),
     userId: undefined,
-    trackingData: isRecord(data) ? data : undefined
+    trackingData: trackingDataOf(record, context),
+    requestId: str(req.id)
   } satisfies AccessEntry
 }
 
-function firstOfList (value: string): string {
-  const comma = value.indexOf(',')
-  return comma === -1 ? value.trim() : value.slice(0, comma).trim()
-}
-
-/** pino's err serializer gives {type, message, stack}; a string is taken as the message. */
-function errorText (err: unknown): string | undefined {
-  if (isRecord(err)) {
-    const type = str(err.type) ?? 'Error'
-    const message = str(err.message)
-    return message === undefined ? type : `${type}: ${message}`
+/** pino's default `time` is epoch ms (number or numeric string); pino.stdTimeFunctions.isoTime writes RFC 3339. */
+function pinoTime (value: unknown, context: ParseContext): number | LineIssue {
+  if (typeof value === 'number') {
+    if (Number.isFinite(value)) return value
+  } else if (typeof value === 'string') {
+    const n = value.charCodeAt(4) === 45 /* - */ ? parseIsoTime(value, context.timeZone) : value === '' ? NaN : Number(value)
+    if (Number.isFinite(n)) return n
   }
-  return str(err)
+  if (isAbsent(value)) return MISSING_TIME
+  return reject('invalid_time', `\`time\` is neither epoch milliseconds nor an RFC 3339 time: ${show(value)}`)
 }
 
 export const pinoHttp: LineFormat = {

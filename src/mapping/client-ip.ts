@@ -20,6 +20,9 @@ export function normaliseAddress (value: string): string {
  * Without trusted proxies: the first address of X-Forwarded-For (the originating client), else the remote address.
  * With trusted proxies: X-Forwarded-For is walked from the nearest hop back, and the first address that is not a
  * trusted proxy is the client (addresses further left could be forged by that client).
+ * Entries that are not IP addresses ("unknown", obfuscated RFC 7239 names) are never sent as cip: without trusted
+ * proxies they are skipped; with trusted proxies the walk stops there (what lies further left cannot be trusted)
+ * and the nearest trusted hop is used. A remote address that is not an IP address (a Unix socket) counts as unknown.
  */
 export function createClientIpPicker (trustedProxies: readonly string[]): ClientIpPicker {
   if (trustedProxies.length === 0) {
@@ -27,9 +30,15 @@ export function createClientIpPicker (trustedProxies: readonly string[]): Client
       if (forwardedFor !== undefined) {
         const comma = forwardedFor.indexOf(',')
         const first = normaliseAddress(comma === -1 ? forwardedFor : forwardedFor.slice(0, comma))
-        if (first !== '') return first
+        if (isIP(first) !== 0) return first
+        if (comma !== -1) {
+          for (const hop of forwardedFor.split(',')) {
+            const address = normaliseAddress(hop)
+            if (isIP(address) !== 0) return address
+          }
+        }
       }
-      return remoteAddress === undefined ? undefined : normaliseAddress(remoteAddress)
+      return ipOrUndefined(remoteAddress)
     }
   }
   const trusted = createBlockList(trustedProxies)
@@ -38,34 +47,55 @@ export function createClientIpPicker (trustedProxies: readonly string[]): Client
     return family !== 0 && trusted.check(address, family === 4 ? 'ipv4' : 'ipv6')
   }
   return (forwardedFor, remoteAddress) => {
-    const remote = remoteAddress === undefined ? undefined : normaliseAddress(remoteAddress)
+    const remote = ipOrUndefined(remoteAddress)
     // X-Forwarded-For is only believed when it was handed to us by a trusted proxy (or we do not know the peer).
     if (forwardedFor === undefined || (remote !== undefined && !isTrusted(remote))) return remote
     const hops = forwardedFor.split(',')
+    let nearest = remote
     for (let i = hops.length - 1; i >= 0; i--) {
       const address = normaliseAddress(hops[i] ?? '')
-      if (address !== '' && !isTrusted(address)) return address
+      if (address === '') continue
+      if (isIP(address) === 0) return nearest
+      if (!isTrusted(address)) return address
+      nearest = address
     }
-    const first = normaliseAddress(hops[0] ?? '')
-    return first === '' ? remote : first
+    // Every hop is a trusted proxy: the leftmost one is the closest thing to a client.
+    return nearest
   }
 }
 
-/** Throws on an invalid address or CIDR (config validation reports it first). */
+function ipOrUndefined (value: string | undefined): string | undefined {
+  if (value === undefined) return undefined
+  const address = normaliseAddress(value)
+  return isIP(address) === 0 ? undefined : address
+}
+
+const PREFIX_LENGTH = /^\d{1,3}$/
+
+/** Why an --trusted-proxy entry is not an address or CIDR range, or undefined when it is one. */
+export function checkProxyEntry (entry: string): string | undefined {
+  const slash = entry.indexOf('/')
+  const address = slash === -1 ? entry : entry.slice(0, slash)
+  const family = isIP(address)
+  if (family === 0) return `"${address}" is not an IPv4 or IPv6 address`
+  if (slash === -1) return undefined
+  const prefix = entry.slice(slash + 1)
+  const max = family === 4 ? 32 : 128
+  if (!PREFIX_LENGTH.test(prefix) || Number(prefix) > max) return `the prefix length must be a whole number from 0 to ${max}`
+  return undefined
+}
+
+/** Throws on an invalid address or CIDR (config validation reports it first, with checkProxyEntry). */
 export function createBlockList (entries: readonly string[]): BlockList {
   const list = new BlockList()
   for (const entry of entries) {
-    const [address = '', prefix] = entry.split('/')
-    const family = isIP(address)
-    if (family === 0) throw new TypeError(`"${entry}" is not an IP address or CIDR range`)
-    const type = family === 4 ? 'ipv4' : 'ipv6'
-    if (prefix === undefined) {
-      list.addAddress(address, type)
-    } else {
-      const bits = Number(prefix)
-      if (!Number.isInteger(bits) || bits < 0 || bits > (family === 4 ? 32 : 128)) throw new TypeError(`"${entry}" has an invalid prefix length`)
-      list.addSubnet(address, bits, type)
-    }
+    const problem = checkProxyEntry(entry)
+    if (problem !== undefined) throw new TypeError(`"${entry}" is not an IP address or CIDR range: ${problem}`)
+    const slash = entry.indexOf('/')
+    const address = slash === -1 ? entry : entry.slice(0, slash)
+    const type = isIP(address) === 4 ? 'ipv4' : 'ipv6'
+    if (slash === -1) list.addAddress(address, type)
+    else list.addSubnet(address, Number(entry.slice(slash + 1)), type)
   }
   return list
 }
