@@ -8,7 +8,7 @@ import type { LineFormat, ParseContext } from './formats/format.js'
 import { FORMATS } from './formats/index.js'
 import { parseJsonLine } from './formats/parse-line.js'
 import { createRateLimiter, type Logger } from './log.js'
-import { createMapper, type Mapper } from './mapping/tracking-params.js'
+import { CDT_REQUIRES_TOKEN, createMapper, type Mapper } from './mapping/tracking-params.js'
 import type { RejectWriter } from './output/reject-file.js'
 import type { LineHandler } from './sources/split-lines.js'
 import type { HitSink } from './sink/sink.js'
@@ -48,7 +48,8 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
     excludePattern: config.excludePattern,
     allowedMethod: config.allowedMethod,
     ignoredMethod: config.ignoredMethod,
-    routeDetails: config.routeDetails
+    routeDetails: config.routeDetails,
+    oldHitsNeedToken: !config.dryRun
   })
   const explicitFormat = config.format === 'auto' ? undefined : FORMATS.get(config.format)
   const limiter = createRateLimiter()
@@ -83,11 +84,15 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
       return
     }
     if (isLineIssue(result)) {
+      if (result === CDT_REQUIRES_TOKEN && summary.hits === 0 && config.command === 'read') {
+        // The input starts with hits too old to send without a token: say so once, before sending anything.
+        throw errors.MF_ERR_CONFIG_TOKEN_REQUIRED(lineNo, progress.name, new Date(entry.timeMs).toISOString())
+      }
       rejectLine(progress, result, text, lineNo, start, end)
       return
     }
     summary.hits++
-    sink.push({ params: result, progress, ticket: progress.hold(start, end), lineNo })
+    sink.push({ params: result, progress, ticket: progress.hold(start, end), lineNo, raw: text })
   }
 
   return {
