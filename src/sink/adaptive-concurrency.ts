@@ -42,8 +42,7 @@ export function createAdaptiveConcurrency (ceiling: number, initial = 1, now: ()
         const started = now()
         const value = await fn()
         const rttMs = now() - started
-        // activeCount still includes this call.
-        const demand = limiter.pendingCount > 0 || limiter.activeCount > limiter.concurrency
+        const demand = limiter.pendingCount > 0
         return { value, rttMs, demand }
       })
     },

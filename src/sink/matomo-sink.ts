@@ -35,6 +35,8 @@ export interface DeliveryTuning {
   /** Timers for the age flush (--flush-interval-ms). @default setTimeout / clearTimeout */
   setTimer?: (fn: () => void, ms: number) => unknown
   clearTimer?: (handle: unknown) => void
+  /** Wait between retries (tests record delays instead of sleeping). */
+  sleep?: (ms: number, signal: AbortSignal | undefined) => Promise<void>
   /** Environment for proxy variables. @default process.env */
   env?: Readonly<Record<string, string | undefined>>
 }
@@ -238,6 +240,7 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
       baseDelayMs: tuning.retryBaseDelayMs,
       maxDelayMs: config.retryMaxDelayMs,
       random: tuning.random,
+      sleep: tuning.sleep,
       signal: stopRetries.signal,
       onRetry (info) {
         if (!retryLogGate(info)) return
@@ -419,12 +422,20 @@ export function describeRange (hits: readonly Hit[]): string {
   return [...ranges].map(([name, r]) => r.first === r.last ? `${name} line ${r.first}` : `${name} lines ${r.first}-${r.last}`).join(', ')
 }
 
-/** FNV-1a, 32 bit: stable across processes and runs, so a visitor keeps its lane after a restart. */
+/**
+ * FNV-1a (32 bit) with murmur3's final mix: stable across processes and runs, so a visitor keeps its lane after
+ * a restart. The mix matters: FNV's low bits alone (what `% lanes` reads) are the parity of the input's bytes.
+ */
 export function hashString (text: string): number {
   let hash = 0x811c9dc5
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i)
     hash = Math.imul(hash, 0x01000193)
   }
+  hash ^= hash >>> 16
+  hash = Math.imul(hash, 0x85ebca6b)
+  hash ^= hash >>> 13
+  hash = Math.imul(hash, 0xc2b2ae35)
+  hash ^= hash >>> 16
   return hash >>> 0
 }

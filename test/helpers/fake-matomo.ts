@@ -6,6 +6,7 @@
 //   matomo.hits      every hit Matomo stored, in commit order (params objects, `cdt` etc. as sent)
 //   matomo.requests  every HTTP request received (method, path, query, headers, body text)
 //   matomo.bulkCount bulk requests received (the index passed to `script`)
+//   matomo.peakInFlight  most bulk requests being handled at the same time
 //
 // Default behaviour (matomo-tracking-api.md §2 and §3):
 //   - POST /matomo.php with a body containing "requests": bulk. Items are objects or "?query" strings; a string
@@ -105,6 +106,8 @@ export interface FakeMatomo {
   readonly hits: StoredHit[]
   /** Bulk requests received so far. */
   readonly bulkCount: number
+  /** Most bulk requests open at the same time (received, not yet answered). */
+  readonly peakInFlight: number
   /** Answers for the next bulk requests, in order, before `script` and the default. */
   enqueue: (...answers: Scripted[]) => void
   close: () => Promise<void>
@@ -125,6 +128,8 @@ export async function startFakeMatomo (options: FakeMatomoOptions = {}): Promise
   const queue: Scripted[] = []
   const sockets = new Set<Socket>()
   let bulkCount = 0
+  let inFlight = 0
+  let peakInFlight = 0
 
   const authOf = (token: unknown): Auth => {
     if (typeof token !== 'string' || token === '') return { level: 'none' }
@@ -144,6 +149,11 @@ export async function startFakeMatomo (options: FakeMatomoOptions = {}): Promise
       const url = new URL(req.url ?? '/', 'http://127.0.0.1')
       const record: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body }
       requests.push(record)
+      if (record.path.endsWith('.php') && !record.path.endsWith('/index.php')) {
+        inFlight++
+        peakInFlight = Math.max(peakInFlight, inFlight)
+        res.on('close', () => { inFlight-- })
+      }
       const answer = (): void => {
         try {
           route(record, req, res)
@@ -317,6 +327,9 @@ export async function startFakeMatomo (options: FakeMatomoOptions = {}): Promise
     hits,
     get bulkCount () {
       return bulkCount
+    },
+    get peakInFlight () {
+      return peakInFlight
     },
     enqueue (...answers) {
       queue.push(...answers)
