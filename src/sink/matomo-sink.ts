@@ -39,6 +39,8 @@ export interface DeliveryTuning {
   sleep?: (ms: number, signal: AbortSignal | undefined) => Promise<void>
   /** Environment for proxy variables. @default process.env */
   env?: Readonly<Record<string, string | undefined>>
+  /** Replaces the adaptive in-flight limiter (tests observe it). */
+  concurrency?: AdaptiveConcurrency
 }
 
 export interface MatomoSinkOptions {
@@ -93,7 +95,7 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
   const overhead = bulkOverheadBytes(tokenJson)
   const classifyContext: ClassifyContext = { display: client.endpoint.display, token }
   const ceiling = config.concurrency === 'auto' ? AUTO_CONCURRENCY_CEILING : config.concurrency
-  const concurrency: AdaptiveConcurrency = createAdaptiveConcurrency(ceiling)
+  const concurrency: AdaptiveConcurrency = tuning.concurrency ?? createAdaptiveConcurrency(ceiling)
   const laneCount = ceiling
   const lanes: Lane[] = Array.from({ length: laneCount }, () => ({ open: undefined, timer: undefined, queue: [], busy: false }))
   const highWater = laneCount * config.batchSize * 2
@@ -345,8 +347,8 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
 
   function tokenError (): ForwardError {
     const reason = token === undefined
-      ? 'no token was given, and Matomo needs one for hits that carry a client IP (cip) or a time more than 24 hours old'
-      : 'the token is not accepted for tracking: it may be expired or deleted (app tokens can have an expiry date), restricted to secure (POST/HTTPS) requests on a plain HTTP URL, or belong to a user without write access to this site'
+      ? 'without a token, this usually means that --idsite names no site of this Matomo, or that Matomo requires authentication for tracking'
+      : 'the token is not accepted for tracking: it may be expired or deleted (app tokens can have an expiry date), restricted to secure (POST/HTTPS) requests on a plain HTTP URL, or belong to a user without write access to this site; or --idsite names no site'
     return errors.MF_ERR_SINK_AUTH(`Matomo counted every hit invalid (tracked 0) in ${heldAllInvalid.length} batch${heldAllInvalid.length === 1 ? '' : 'es'}: ${reason}. Run \`matomo-forward check\` to test the token. Nothing of these batches was acknowledged; a new run sends them again.`)
   }
 

@@ -9,6 +9,7 @@ import { isForwardError } from '../../../src/errors.js'
 import { createLogger } from '../../../src/log.js'
 import type { TrackingParams } from '../../../src/mapping/tracking-params.js'
 import { createRejectWriter } from '../../../src/output/reject-file.js'
+import { createAdaptiveConcurrency, type AdaptiveConcurrency } from '../../../src/sink/adaptive-concurrency.js'
 import { createMatomoSink, describeRange, hashString, type DeliveryTuning, type MatomoSinkConfig } from '../../../src/sink/matomo-sink.js'
 import type { Hit } from '../../../src/sink/sink.js'
 import { Summary } from '../../../src/summary.js'
@@ -128,8 +129,8 @@ describe('createMatomoSink: sending', () => {
     assert.equal(timers.length, 1)
     assert.equal(timers[0]!.ms, 750)
     timers[0]!.fn()
-    await waitFor(() => s.matomo.hits.length === 3, 'the age flush to deliver 3 hits')
-    assert.equal(s.progress.committed, 300)
+    await waitFor(() => s.progress.committed === 300, 'the age flush to deliver and acknowledge 3 hits')
+    assert.equal(s.matomo.hits.length, 3)
     await s.sink.end()
   })
 
@@ -297,16 +298,22 @@ describe('createMatomoSink: answers', () => {
     assert.ok(s.logs.filter((l) => l.includes('retry')).length >= 1)
   })
 
-  test('lowers the number in flight on a 500 before retrying', async (t) => {
-    const s = await setup(t, { batchSize: 2, concurrency: 4 }, { latencyMs: 2 })
-    s.push(40, (n) => params(n, n % 20))
-    await waitFor(() => s.matomo.hits.length === 40, '40 hits')
-    const before = s.sink.concurrencyLimit
-    assert.ok(before > 1, `ramped up to ${before}`)
-    s.matomo.enqueue({ kind: 'error_500' })
-    s.push(2)
+  test('lowers the number in flight on a 500 or a timeout before retrying, and reports clean answers', async (t) => {
+    const events: string[] = []
+    const real = createAdaptiveConcurrency(4)
+    const spy: AdaptiveConcurrency = {
+      run: async (fn) => { events.push('send'); return await real.run(fn) },
+      succeeded: (rtt, demand) => { events.push('succeeded'); real.succeeded(rtt, demand) },
+      overloaded: () => { events.push('overloaded'); real.overloaded() },
+      get limit () { return real.limit },
+      ceiling: 4
+    }
+    const s = await setup(t, { batchSize: 2, concurrency: 4, requestTimeoutMs: 200 }, {}, { concurrency: spy })
+    s.matomo.enqueue({ kind: 'error_500' }, { kind: 'slow', delayMs: 1000 })
+    s.push(2, (n) => params(n, 1))
     await s.sink.end()
-    assert.ok(s.sink.concurrencyLimit < before)
+    assert.deepEqual(events, ['send', 'overloaded', 'send', 'overloaded', 'send', 'succeeded'])
+    assert.equal(s.matomo.hits.length, 2)
   })
 })
 
