@@ -127,6 +127,15 @@ export async function startFakeMatomo (options: FakeMatomoOptions = {}): Promise
   const hits: StoredHit[] = []
   const queue: Scripted[] = []
   const sockets = new Set<Socket>()
+  const timers = new Set<NodeJS.Timeout>()
+  /** Timers are cleared on close, so a scripted slow answer never keeps a test process alive. */
+  const later = (fn: () => void, ms: number): void => {
+    const timer = setTimeout(() => {
+      timers.delete(timer)
+      fn()
+    }, ms)
+    timers.add(timer)
+  }
   let bulkCount = 0
   let inFlight = 0
   let peakInFlight = 0
@@ -161,7 +170,7 @@ export async function startFakeMatomo (options: FakeMatomoOptions = {}): Promise
           res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err))
         }
       }
-      if ((options.latencyMs ?? 0) > 0) setTimeout(answer, options.latencyMs)
+      if ((options.latencyMs ?? 0) > 0) later(answer, options.latencyMs ?? 0)
       else answer()
     })
   })
@@ -209,7 +218,7 @@ export async function startFakeMatomo (options: FakeMatomoOptions = {}): Promise
       case 'default':
         return processDefault(index, items, parsed, auth, res, req)
       case 'slow':
-        setTimeout(() => { processDefault(index, items, parsed, auth, res, req) }, scripted.delayMs)
+        later(() => { processDefault(index, items, parsed, auth, res, req) }, scripted.delayMs)
         return
       case 'success':
         store(range(0, items.length))
@@ -335,6 +344,8 @@ export async function startFakeMatomo (options: FakeMatomoOptions = {}): Promise
       queue.push(...answers)
     },
     async close () {
+      for (const timer of timers) clearTimeout(timer)
+      timers.clear()
       for (const socket of sockets) socket.destroy()
       await new Promise<void>((resolve) => server.close(() => { resolve() }))
     }

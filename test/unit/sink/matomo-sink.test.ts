@@ -34,7 +34,7 @@ interface Setup {
   push: (count: number, make?: (n: number) => TrackingParams) => Hit[]
 }
 
-async function setup (t: TestContext, config: Partial<MatomoSinkConfig> = {}, fake: FakeMatomoOptions = {}, tuning: DeliveryTuning = {}): Promise<Setup> {
+async function setup (t: TestContext, config: Partial<MatomoSinkConfig> = {}, fake: FakeMatomoOptions = {}, tuning: DeliveryTuning = {}, signal?: AbortSignal): Promise<Setup> {
   const matomo = await startFakeMatomo(fake)
   t.after(async () => { await matomo.close() })
   const dir = tempDir(t)
@@ -64,6 +64,7 @@ async function setup (t: TestContext, config: Partial<MatomoSinkConfig> = {}, fa
     summary,
     rejects,
     logger,
+    signal,
     tuning: { retryBaseDelayMs: 0, ...tuning }
   })
   const progress = new SourceProgress('access.log')
@@ -314,6 +315,28 @@ describe('createMatomoSink: answers', () => {
     await s.sink.end()
     assert.deepEqual(events, ['send', 'overloaded', 'send', 'overloaded', 'send', 'succeeded'])
     assert.equal(s.matomo.hits.length, 2)
+  })
+})
+
+describe('createMatomoSink: shutdown', () => {
+  test('after a stop signal, still sends what is buffered', async (t) => {
+    const controller = new AbortController()
+    const s = await setup(t, { batchSize: 100, concurrency: 1 }, {}, {}, controller.signal)
+    s.push(5)
+    controller.abort()
+    await s.sink.end()
+    assert.equal(s.matomo.hits.length, 5)
+    assert.equal(s.progress.committed, 500)
+  })
+
+  test('gives up on answers after --shutdown-timeout-ms, and acknowledges nothing unanswered', async (t) => {
+    const controller = new AbortController()
+    const s = await setup(t, { batchSize: 100, concurrency: 1, shutdownTimeoutMs: 100, requestTimeoutMs: 20_000 }, {}, {}, controller.signal)
+    s.matomo.enqueue({ kind: 'slow', delayMs: 10_000 })
+    s.push(3)
+    controller.abort()
+    await assert.rejects(s.sink.end(), (err: unknown) => isForwardError(err) && err.code === 'MF_ERR_SINK_STOPPED' && /3 hits/.test(err.message))
+    assert.equal(s.progress.committed, 0)
   })
 })
 
