@@ -69,6 +69,7 @@ export const errors = {
   // CONFIG: detected at start, before any input byte is read.
   MF_ERR_CONFIG_INVALID: define('MF_ERR_CONFIG_INVALID', { template: 'invalid configuration:\n%s', exitCode: EXIT.usage }),
   MF_ERR_CONFIG_FILE: define('MF_ERR_CONFIG_FILE', { template: 'cannot read config file %s: %s', exitCode: EXIT.usage }),
+  MF_ERR_CONFIG_TOKEN_REQUIRED: define('MF_ERR_CONFIG_TOKEN_REQUIRED', { template: 'line %d of %s was logged at %s, more than 24 hours ago: Matomo records hits that old only with a token that has write access to the site. Give the token with --access-token-file or MATOMO_FORWARD_ACCESS_TOKEN (nothing was sent)', exitCode: EXIT.usage }),
   // SOURCE: input files.
   MF_ERR_SOURCE_UNREADABLE: define('MF_ERR_SOURCE_UNREADABLE', { template: 'cannot read %s: %s', exitCode: EXIT.undelivered }),
   MF_ERR_SOURCE_NO_MATCH: define('MF_ERR_SOURCE_NO_MATCH', { template: 'no file matches %s', exitCode: EXIT.usage }),
@@ -79,6 +80,9 @@ export const errors = {
   MF_ERR_SINK_AUTH: define('MF_ERR_SINK_AUTH', { template: 'Matomo refused the token: %s', exitCode: EXIT.undelivered }),
   MF_ERR_SINK_GAVE_UP: define('MF_ERR_SINK_GAVE_UP', { template: 'gave up delivering a batch after %d attempts: %s', exitCode: EXIT.undelivered }),
   MF_ERR_SINK_PREFLIGHT: define('MF_ERR_SINK_PREFLIGHT', { template: 'preflight check failed:\n%s', exitCode: EXIT.undelivered }),
+  MF_ERR_SINK_REFUSED: define('MF_ERR_SINK_REFUSED', { template: 'Matomo at %s refused the bulk request: %s', exitCode: EXIT.undelivered }),
+  MF_ERR_SINK_UNACCOUNTED: define('MF_ERR_SINK_UNACCOUNTED', { template: 'Matomo answered for fewer hits than were sent (%s); %s', exitCode: EXIT.undelivered }),
+  MF_ERR_SINK_STOPPED: define('MF_ERR_SINK_STOPPED', { template: 'stopped with %d hits not delivered: %s', exitCode: EXIT.undelivered }),
   // CHECKPOINT: the state directory.
   MF_ERR_CHECKPOINT_LOCKED: define('MF_ERR_CHECKPOINT_LOCKED', { template: 'state directory %s is in use by process %s; run one matomo-forward per --state-dir', exitCode: EXIT.usage }),
   MF_ERR_CHECKPOINT_CORRUPT: define('MF_ERR_CHECKPOINT_CORRUPT', { template: 'checkpoint file %s is unreadable (%s) and no valid temporary copy exists; move it away to start over, or pass --ignore-checkpoints', exitCode: EXIT.usage }),

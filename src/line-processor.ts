@@ -9,7 +9,7 @@ import { createParseContext, type LineFormat, type ParseContext } from './format
 import { FORMATS, chooseFormat } from './formats/index.js'
 import { parseJsonLine } from './formats/parse-line.js'
 import { createRateLimiter, type Logger } from './log.js'
-import { createMapper, type Mapper } from './mapping/tracking-params.js'
+import { CDT_REQUIRES_TOKEN, createMapper, type Mapper } from './mapping/tracking-params.js'
 import type { RejectWriter } from './output/reject-file.js'
 import type { LineHandler } from './sources/split-lines.js'
 import type { HitSink } from './sink/sink.js'
@@ -49,7 +49,8 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
     excludePattern: config.excludePattern,
     allowedMethod: config.allowedMethod,
     ignoredMethod: config.ignoredMethod,
-    routeDetails: config.routeDetails
+    routeDetails: config.routeDetails,
+    oldHitsNeedToken: !config.dryRun
   })
   const explicitFormat = chooseFormat(config.format, config.fields)
   const limiter = createRateLimiter()
@@ -93,6 +94,10 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
       return
     }
     if (isLineIssue(result)) {
+      if (result === CDT_REQUIRES_TOKEN && summary.hits === 0 && config.command === 'read') {
+        // The input starts with hits too old to send without a token: say so once, before sending anything.
+        throw errors.MF_ERR_CONFIG_TOKEN_REQUIRED(lineNo, progress.name, new Date(entry.timeMs).toISOString())
+      }
       rejectLine(progress, result, raw, lineNo, start, end, ticket)
       return
     }
@@ -103,7 +108,7 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
       // The joined line's own ticket (held since its first piece) is the hit's: record the end it reached.
       progress.lineDone(end)
     }
-    sink.push({ params: result, progress, ticket, lineNo })
+    sink.push({ params: result, progress, ticket, lineNo, raw })
   }
 
   return {

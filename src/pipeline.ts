@@ -7,6 +7,7 @@ import { createLineProcessor, type LineProcessor } from './line-processor.js'
 import type { Logger } from './log.js'
 import { createRejectWriter, type RejectWriter } from './output/reject-file.js'
 import { createDryRunSink } from './sink/dry-run-sink.js'
+import { createMatomoSink, type DeliveryTuning } from './sink/matomo-sink.js'
 import type { HitSink } from './sink/sink.js'
 import { openFile } from './sources/read-file.js'
 import { LineSplitter } from './sources/split-lines.js'
@@ -21,16 +22,20 @@ export interface ForwardOptions {
   signal?: AbortSignal
   /** Replaces the sink the config asks for (tests, programmatic use). */
   sink?: HitSink
+  /** Counts into this summary (so a caller still has it when forward() throws). */
+  summary?: Summary
+  /** Retry and timer knobs of the Matomo sink (tests, benchmarks). */
+  delivery?: DeliveryTuning
 }
 
 /** Runs `read` (or a dry run): every input once, in order. Resolves with the summary; throws ForwardError. */
 export async function forward (options: ForwardOptions): Promise<Summary> {
   const { config, logger } = options
-  const summary = new Summary()
+  const summary = options.summary ?? new Summary()
   const stdout = options.stdout ?? process.stdout
-  const sink = options.sink ?? createSink(config, stdout)
   const rejectPath = config.rejectFile ?? (config.dryRun ? undefined : join(config.stateDir, 'rejects.ndjson'))
   const rejects: RejectWriter | undefined = rejectPath === undefined ? undefined : createRejectWriter(rejectPath)
+  const sink = options.sink ?? createSink(config, { stdout, summary, rejects, logger, signal: options.signal, tuning: options.delivery })
   const processor = createLineProcessor({ config, summary, sink, logger, rejects })
 
   let failure: unknown
@@ -53,9 +58,18 @@ export async function forward (options: ForwardOptions): Promise<Summary> {
   return summary
 }
 
-function createSink (config: Config, stdout: NodeJS.WritableStream): HitSink {
-  if (config.dryRun) return createDryRunSink(stdout)
-  throw new Error('sending to Matomo is not available in this build; use --dry-run')
+interface SinkDeps {
+  stdout: NodeJS.WritableStream
+  summary: Summary
+  rejects: RejectWriter | undefined
+  logger: Logger
+  signal: AbortSignal | undefined
+  tuning: DeliveryTuning | undefined
+}
+
+function createSink (config: Config, deps: SinkDeps): HitSink {
+  if (config.dryRun) return createDryRunSink(deps.stdout)
+  return createMatomoSink({ config, summary: deps.summary, rejects: deps.rejects, logger: deps.logger, signal: deps.signal, tuning: deps.tuning })
 }
 
 /** Reads one input to its end, pausing while the sink is saturated. */

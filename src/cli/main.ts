@@ -61,6 +61,7 @@ export async function main (args: readonly string[], io: CliIo): Promise<number>
   try {
     const { runCommand } = await import('./run-command.js')
     const result = await runCommand(config, { logger, stdin: io.stdin, stdout: io.stdout, signal: io.signal })
+    if (result.error !== undefined) reportError(result.error, io)
     if (result.summary !== undefined) {
       io.stderr.write(result.summary.format({ dryRun: config.dryRun }))
       if (config.summaryJson !== undefined) writeSummaryJson(config.summaryJson, result.summary.toJSON())

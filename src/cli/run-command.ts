@@ -1,10 +1,12 @@
 // Runs one resolved command (read, tail, check) and decides its exit code from the outcome.
 import type { Readable } from 'node:stream'
 import type { Config } from '../config/types.js'
-import { EXIT } from '../errors.js'
+import { EXIT, errors, isForwardError, type ForwardError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { forward } from '../pipeline.js'
-import type { Summary } from '../summary.js'
+import { createBulkClient } from '../sink/bulk-request.js'
+import { formatPreflight, runPreflight, type PreflightReport } from '../sink/preflight.js'
+import { Summary } from '../summary.js'
 
 export interface CommandDeps {
   logger: Logger
@@ -16,22 +18,63 @@ export interface CommandDeps {
 export interface CommandResult {
   summary: Summary | undefined
   exitCode: number
+  /** The error that stopped the run, when a summary is still worth printing. */
+  error?: ForwardError
 }
 
 export async function runCommand (config: Config, deps: CommandDeps): Promise<CommandResult> {
+  if (config.insecure && !config.dryRun) {
+    deps.logger.warn('--insecure: the TLS certificate of Matomo is NOT verified. Anyone on the network path can read the token and the hits. Use --ca-file for a private certificate authority instead.')
+  }
   switch (config.command) {
     case 'read': {
-      const summary = await forward({ config, logger: deps.logger, stdin: deps.stdin, stdout: deps.stdout, signal: deps.signal })
+      if (!config.dryRun && config.preflight) await preflightOrThrow(config, deps)
+      const summary = new Summary()
+      try {
+        await forward({ config, logger: deps.logger, stdin: deps.stdin, stdout: deps.stdout, signal: deps.signal, summary })
+      } catch (err) {
+        // The summary still says what was delivered before the stop.
+        if (isForwardError(err)) return { summary, exitCode: err.exitCode, error: err }
+        throw err
+      }
       return { summary, exitCode: exitCodeOf(summary) }
     }
+    case 'check': {
+      const report = await preflight(config, deps.signal)
+      deps.stdout.write(formatPreflight(report))
+      return { summary: undefined, exitCode: report.ok ? EXIT.ok : EXIT.undelivered }
+    }
     case 'tail':
-    case 'check':
       throw new Error(`${config.command} is not available in this build`)
   }
 }
 
-/** 3 when Matomo counted hits invalid; 0 when every hit was delivered or deliberately filtered/rejected. */
+/** Runs the preflight with a client of its own; logs warnings, throws MF_ERR_SINK_PREFLIGHT on any failure. */
+export async function preflightOrThrow (config: Config, deps: Pick<CommandDeps, 'logger' | 'signal'>): Promise<PreflightReport> {
+  const report = await preflight(config, deps.signal)
+  for (const check of report.checks) {
+    if (check.status === 'warn') deps.logger.warn({ check: check.name }, `preflight: ${check.message}`)
+    else if (check.status === 'ok') deps.logger.info({ check: check.name }, `preflight: ${check.message}`)
+  }
+  if (!report.ok) {
+    const failed = report.checks.filter((c) => c.status === 'fail').map((c) => `  - ${c.name}: ${c.message}`)
+    throw errors.MF_ERR_SINK_PREFLIGHT(failed.join('\n') + '\nNothing was sent. (--no-preflight skips these checks.)')
+  }
+  return report
+}
+
+async function preflight (config: Config, signal: AbortSignal | undefined): Promise<PreflightReport> {
+  const client = createBulkClient({ matomoUrl: config.matomoUrl as string, timeoutMs: config.requestTimeoutMs, caFile: config.caFile, insecure: config.insecure })
+  try {
+    return await runPreflight({ client, idsite: config.idsite as number, token: config.accessToken, signal })
+  } finally {
+    await client.close()
+  }
+}
+
+/** 3 when Matomo counted hits invalid; 1 when some were not accounted for; 0 when every hit was delivered or deliberately filtered/rejected. */
 export function exitCodeOf (summary: Summary): number {
-  if (summary.hitsInvalid > 0 || summary.hitsUnaccounted > 0) return EXIT.matomoRejected
+  if (summary.hitsUnaccounted > 0) return EXIT.undelivered
+  if (summary.hitsInvalid > 0) return EXIT.matomoRejected
   return EXIT.ok
 }

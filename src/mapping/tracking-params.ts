@@ -21,6 +21,16 @@ export const ABSENT_USER_AGENT = '-'
 
 const MISSING_HOST = reject('missing_field:host', 'the entry records no host; set --host')
 
+/** Matomo needs an authenticated token for a cdt this old (tracking_requests_require_authentication_when_custom_timestamp_newer_than). */
+export const TOKEN_AGE_MS = 86_400_000
+/** Tolerated difference between this machine's clock and Matomo's, and time for a hit to reach Matomo. */
+export const CLOCK_SKEW_MS = 5 * 60_000
+/** Matomo replaces a cdt older than this by "now" (Request::isTimestampValid). */
+export const MAX_AGE_MS = 20 * 365 * 86_400_000
+
+/** A hit without a token whose time is (nearly) 24 h old: Matomo would count it invalid. One shared instance. */
+export const CDT_REQUIRES_TOKEN = reject('cdt_requires_token', 'the request is more than 24 hours old; Matomo records such hits only with a token that has write access to the site (--access-token-file)')
+
 export interface MapperOptions extends MappingRules {
   idsite: number
   accessToken: string | undefined
@@ -29,6 +39,10 @@ export interface MapperOptions extends MappingRules {
   trustedProxy: readonly string[]
   /** Random source for `rand`; injectable for tests. */
   random?: () => number
+  /** Clock for the cdt checks; injectable for tests. @default Date.now */
+  nowMs?: () => number
+  /** Reject hits older than 24 h when there is no token (off for --dry-run, which often runs without one). @default true */
+  oldHitsNeedToken?: boolean
 }
 
 export type Mapper = (entry: AccessEntry) => MappingResult
@@ -37,6 +51,8 @@ export function createMapper (options: MapperOptions): Mapper {
   const rules = compileRules(options)
   const pickClientIp = createClientIpPicker(options.trustedProxy)
   const random = options.random ?? Math.random
+  const nowMs = options.nowMs ?? Date.now
+  const oldHitsNeedToken = options.accessToken === undefined && options.oldHitsNeedToken !== false
   const { idsite, accessToken, assumeHttps, host: fallbackHost } = options
   const routeDetails = options.routeDetails
 
@@ -46,6 +62,12 @@ export function createMapper (options: MapperOptions): Mapper {
 
     const host = entry.host ?? fallbackHost
     if (host === undefined) return MISSING_HOST
+
+    // Times Matomo would mishandle: recorded "now" (future, > 20 years) or counted invalid (old, no token).
+    const timeMs = entry.timeMs
+    const now = nowMs()
+    if (timeMs > now + CLOCK_SKEW_MS || timeMs < now - MAX_AGE_MS) return cdtOutOfRange(timeMs, now)
+    if (oldHitsNeedToken && now - timeMs >= TOKEN_AGE_MS - CLOCK_SKEW_MS) return CDT_REQUIRES_TOKEN
 
     const scheme = assumeHttps ? 'https' : (entry.scheme === 'https' ? 'https' : 'http')
     const url = entry.query === undefined
@@ -70,7 +92,7 @@ export function createMapper (options: MapperOptions): Mapper {
     }
     if (entry.userId !== undefined) params.uid = entry.userId
     // cdt: Unix seconds; Matomo truncates fractions and reads epoch ms as a date far in the future.
-    params.cdt = Math.floor(entry.timeMs / 1000)
+    params.cdt = Math.floor(timeMs / 1000)
     if (entry.responseTimeMs !== undefined) {
       // pf_srv replaces asgi-matomo's gt_ms (which Matomo 4+ ignores, and which it sent in µs).
       const ms = Math.round(entry.responseTimeMs)
@@ -99,6 +121,12 @@ export function createMapper (options: MapperOptions): Mapper {
     }
     return params
   }
+}
+
+function cdtOutOfRange (timeMs: number, now: number): LineIssue {
+  const when = Number.isFinite(timeMs) && Math.abs(timeMs) < 8.64e15 ? new Date(timeMs).toISOString() : String(timeMs)
+  const what = timeMs > now ? 'in the future' : 'more than 20 years ago'
+  return reject('cdt_out_of_range', `the request time ${when} is ${what}; Matomo would record it at the time of import instead`)
 }
 
 /** null removes a param; objects and arrays are sent as JSON text; cvar is merged separately. */

@@ -8,6 +8,8 @@ export interface Hit {
   readonly ticket: Ticket
   /** 1-based line number in its source, for reports. */
   readonly lineNo: number
+  /** The source line as read, for the reject file when Matomo counts the hit invalid. */
+  readonly raw?: string
 }
 
 export interface HitSink {

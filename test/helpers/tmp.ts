@@ -2,10 +2,9 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { TestContext } from 'node:test'
 
-export function tmpDir (t: TestContext, prefix = 'mf-test-'): string {
+export function tmpDir (t: { after: (fn: () => void) => void }, prefix = 'mf-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  t.after(() => { rmSync(dir, { recursive: true, force: true }) })
   return dir
 }

@@ -42,6 +42,7 @@ function mapper (over: Partial<MapperOptions> = {}): ReturnType<typeof createMap
     ignoredMethod: [],
     routeDetails: {},
     random: () => 0.5,
+    nowMs: () => TIME + 60_000,
     ...over
   })
 }

@@ -1,0 +1,62 @@
+// AIMD limit on bulk requests in flight (after Vector's adaptive request concurrency), enforced with p-limit.
+import pLimit from 'p-limit'
+
+/** --concurrency auto: the same limiter, with this ceiling. */
+export const AUTO_CONCURRENCY_CEILING = 16
+
+/** An answer this much slower than the recent average means Matomo is saturating: no increase. */
+const SLOW_FACTOR = 1.5
+const EWMA_WEIGHT = 0.3
+
+export interface TimedResult<T> {
+  readonly value: T
+  readonly rttMs: number
+  /** Other requests were waiting for a slot when this one finished: raising the limit would be used. */
+  readonly demand: boolean
+}
+
+export interface AdaptiveConcurrency {
+  /** Runs `fn` when a slot is free. */
+  run: <T>(fn: () => Promise<T>) => Promise<TimedResult<T>>
+  /** A clean answer (delivered): raise the limit by one if it was fast and slots were wanted. */
+  succeeded: (rttMs: number, demand: boolean) => void
+  /** A 5xx, timeout, 429 or connection failure: halve the limit (at least 1) before the retry. */
+  overloaded: () => void
+  readonly limit: number
+  readonly ceiling: number
+}
+
+/**
+ * Starts at `initial` (1) in flight and never exceeds `ceiling`. Measured on a real Matomo 5.1.2: a quiet
+ * database deadlocks on its first concurrent bulk requests, and at high concurrency a failed batch can be
+ * partly committed (a whole-batch retry then duplicates hits). So: one at a time first, ramp up one step per
+ * fast clean answer, back off multiplicatively on trouble.
+ */
+export function createAdaptiveConcurrency (ceiling: number, initial = 1, now: () => number = () => performance.now()): AdaptiveConcurrency {
+  const limiter = pLimit(Math.max(1, Math.min(initial, ceiling)))
+  let averageRttMs: number | undefined
+
+  return {
+    async run<T> (fn: () => Promise<T>): Promise<TimedResult<T>> {
+      return await limiter(async () => {
+        const started = now()
+        const value = await fn()
+        const rttMs = now() - started
+        const demand = limiter.pendingCount > 0
+        return { value, rttMs, demand }
+      })
+    },
+    succeeded (rttMs, demand) {
+      const fast = averageRttMs === undefined || rttMs <= averageRttMs * SLOW_FACTOR
+      averageRttMs = averageRttMs === undefined ? rttMs : averageRttMs + EWMA_WEIGHT * (rttMs - averageRttMs)
+      if (fast && demand && limiter.concurrency < ceiling) limiter.concurrency = limiter.concurrency + 1
+    },
+    overloaded () {
+      limiter.concurrency = Math.max(1, Math.floor(limiter.concurrency / 2))
+    },
+    get limit () {
+      return limiter.concurrency
+    },
+    ceiling
+  }
+}

@@ -1,0 +1,224 @@
+// HTTP to Matomo: POSTs one bulk tracking body (or one Reporting API call) over a keep-alive undici dispatcher.
+import { readFileSync } from 'node:fs'
+import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici'
+import { USER_AGENT } from '../version.js'
+
+/** Where to send, derived once from --matomo-url. The token never goes into any of these URLs. */
+export interface MatomoEndpoint {
+  /** The tracking URL without userinfo, with `queuedtracking=0` in the query. */
+  readonly trackingUrl: string
+  /** The Reporting API URL (index.php beside matomo.php), without userinfo. */
+  readonly apiUrl: string
+  /** For messages: the tracking URL without userinfo and without query. */
+  readonly display: string
+  /** `Basic …` from the URL's userinfo, or undefined. */
+  readonly authorization: string | undefined
+}
+
+/** Splits --matomo-url into the URLs we call and the basic-auth header; userinfo never appears in a message. */
+export function parseMatomoUrl (matomoUrl: string): MatomoEndpoint {
+  const url = new URL(matomoUrl)
+  let authorization: string | undefined
+  if (url.username !== '' || url.password !== '') {
+    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
+    authorization = 'Basic ' + Buffer.from(credentials, 'utf8').toString('base64')
+    url.username = ''
+    url.password = ''
+  }
+  url.hash = ''
+  const display = url.origin + url.pathname
+  // QueuedTracking reads this from $_GET/$_POST only, so for a bulk body it must be in the query string.
+  url.searchParams.set('queuedtracking', '0')
+  const trackingUrl = url.toString()
+  const api = new URL(display)
+  api.pathname = api.pathname.replace(/[^/]*$/, 'index.php')
+  return { trackingUrl, apiUrl: api.toString(), display, authorization }
+}
+
+/** The JSON text of one bulk body. `items` are the JSON texts of the hits' params. Never carries send_image. */
+export function buildBulkBody (items: readonly string[], tokenJson: string | undefined): string {
+  const requests = '{"requests":[' + items.join(',') + ']'
+  return tokenJson === undefined ? requests + '}' : requests + ',"token_auth":' + tokenJson + '}'
+}
+
+/** Bytes of a bulk body around its items: `{"requests":[` `]` `,"token_auth":…` `}`. */
+export function bulkOverheadBytes (tokenJson: string | undefined): number {
+  return 15 + (tokenJson === undefined ? 0 : 14 + Buffer.byteLength(tokenJson))
+}
+
+/** What came back: status, type and (at most MAX_BODY_CHARS of) the body text. */
+export interface HttpAnswer {
+  readonly status: number
+  /** Lower-cased media type without parameters, '' if none. */
+  readonly contentType: string
+  readonly body: string
+  /** The Retry-After header as sent, if any. */
+  readonly retryAfter: string | undefined
+  readonly elapsedMs: number
+}
+
+export type RequestFailureKind = 'timeout' | 'network' | 'tls' | 'aborted'
+
+/** No HTTP answer at all: the request timed out, the connection failed, TLS failed, or we aborted it. */
+export class RequestFailure extends Error {
+  readonly kind: RequestFailureKind
+  /** The system or undici error code (ECONNRESET, UND_ERR_SOCKET, CERT_HAS_EXPIRED...), if any. */
+  readonly errorCode: string | undefined
+
+  constructor (kind: RequestFailureKind, message: string, errorCode: string | undefined, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause })
+    this.name = 'RequestFailure'
+    this.kind = kind
+    this.errorCode = errorCode
+  }
+}
+
+export interface BulkClientOptions {
+  /** The normalised --matomo-url (may carry user:password@). */
+  matomoUrl: string
+  timeoutMs: number
+  /** PEM file of a private CA (--ca-file). */
+  caFile?: string | undefined
+  /** Skip TLS verification (--insecure). The caller warns. */
+  insecure?: boolean
+  /** Where HTTP_PROXY / HTTPS_PROXY / NO_PROXY are read from (any case). @default process.env */
+  env?: Readonly<Record<string, string | undefined>>
+  /** Sockets per origin. @default 16 */
+  connections?: number
+}
+
+export interface BulkClient {
+  readonly endpoint: MatomoEndpoint
+  /** POSTs a bulk body to the tracking URL. Throws RequestFailure when no HTTP answer came. */
+  sendBulk: (body: string, signal?: AbortSignal) => Promise<HttpAnswer>
+  /**
+   * Calls the Reporting API with `module=API&method=…&format=json` and `query` in the URL; the token goes in
+   * the POST body, never in the URL (it would end up in access logs).
+   */
+  callApi: (method: string, query: Readonly<Record<string, string>>, token: string | undefined, signal?: AbortSignal) => Promise<HttpAnswer>
+  close: () => Promise<void>
+}
+
+/** Bodies longer than this are cut: a Matomo answer is small; anything longer is a page, read only for a message. */
+const MAX_BODY_CHARS = 1024 * 1024
+
+const TLS_CODES = /^(?:CERT_|ERR_TLS_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_SSL_)/
+
+export function createBulkClient (options: BulkClientOptions): BulkClient {
+  const endpoint = parseMatomoUrl(options.matomoUrl)
+  const dispatcher = createDispatcher(options)
+  const baseHeaders: Record<string, string> = { 'user-agent': USER_AGENT }
+  if (endpoint.authorization !== undefined) baseHeaders.authorization = endpoint.authorization
+
+  async function post (url: string, body: string, contentType: string, signal: AbortSignal | undefined): Promise<HttpAnswer> {
+    const timeout = new AbortController()
+    const timer = setTimeout(() => { timeout.abort() }, options.timeoutMs)
+    const combined = signal === undefined ? timeout.signal : AbortSignal.any([timeout.signal, signal])
+    const started = performance.now()
+    try {
+      const response = await request(url, {
+        method: 'POST',
+        dispatcher,
+        headers: { ...baseHeaders, 'content-type': contentType },
+        body,
+        signal: combined,
+        // The overall deadline is the abort timer; these only stop undici's own shorter defaults from firing.
+        headersTimeout: options.timeoutMs + 1000,
+        bodyTimeout: options.timeoutMs + 1000
+      })
+      const text = await readText(response.body)
+      const type = headerValue(response.headers['content-type'])
+      return {
+        status: response.statusCode,
+        contentType: (type ?? '').split(';', 1)[0]!.trim().toLowerCase(),
+        body: text,
+        retryAfter: headerValue(response.headers['retry-after']),
+        elapsedMs: performance.now() - started
+      }
+    } catch (err) {
+      if (timeout.signal.aborted) throw new RequestFailure('timeout', `no answer within --request-timeout-ms ${options.timeoutMs}`, undefined, err)
+      if (signal?.aborted === true) throw new RequestFailure('aborted', 'request aborted (shutting down)', undefined, err)
+      const code = errorCodeOf(err)
+      const kind: RequestFailureKind = code !== undefined && TLS_CODES.test(code) ? 'tls' : 'network'
+      throw new RequestFailure(kind, describeNetworkError(err, code), code, err)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  return {
+    endpoint,
+    sendBulk: async (body, signal) => await post(endpoint.trackingUrl, body, 'application/json', signal),
+    async callApi (method, query, token, signal) {
+      const url = new URL(endpoint.apiUrl)
+      url.searchParams.set('module', 'API')
+      url.searchParams.set('method', method)
+      url.searchParams.set('format', 'json')
+      for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value)
+      const form = new URLSearchParams()
+      if (token !== undefined) form.set('token_auth', token)
+      return await post(url.toString(), form.toString(), 'application/x-www-form-urlencoded', signal)
+    },
+    async close () {
+      await dispatcher.close()
+    }
+  }
+}
+
+function createDispatcher (options: BulkClientOptions): Dispatcher {
+  const tls: { ca?: string, rejectUnauthorized?: boolean } = {}
+  if (options.caFile !== undefined) tls.ca = readFileSync(options.caFile, 'utf8')
+  if (options.insecure === true) tls.rejectUnauthorized = false
+  const common = { connections: options.connections ?? 16, keepAliveTimeout: 30_000, connect: tls }
+  const env = options.env ?? process.env
+  const httpProxy = env.HTTP_PROXY ?? env.http_proxy
+  const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy
+  if (nonEmpty(httpProxy) || nonEmpty(httpsProxy)) {
+    return new EnvHttpProxyAgent({
+      ...common,
+      requestTls: tls,
+      httpProxy: nonEmpty(httpProxy) ? httpProxy : undefined,
+      httpsProxy: nonEmpty(httpsProxy) ? httpsProxy : undefined,
+      noProxy: env.NO_PROXY ?? env.no_proxy ?? ''
+    })
+  }
+  return new Agent(common)
+}
+
+function nonEmpty (value: string | undefined): value is string {
+  return value !== undefined && value !== ''
+}
+
+async function readText (body: AsyncIterable<Buffer> & { destroy: () => unknown }): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    chunks.push(chunk)
+    size += chunk.length
+    if (size >= MAX_BODY_CHARS) {
+      body.destroy()
+      break
+    }
+  }
+  return Buffer.concat(chunks).toString('utf8').slice(0, MAX_BODY_CHARS)
+}
+
+function headerValue (value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value
+}
+
+function errorCodeOf (err: unknown): string | undefined {
+  let current: unknown = err
+  for (let depth = 0; depth < 4 && current !== null && typeof current === 'object'; depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === 'string' && code !== 'UND_ERR_SOCKET') return code
+    if (typeof code === 'string' && (current as { cause?: unknown }).cause === undefined) return code
+    current = (current as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+function describeNetworkError (err: unknown, code: string | undefined): string {
+  const message = err instanceof Error ? err.message : String(err)
+  return code === undefined || message.includes(code) ? message : `${code}: ${message}`
+}

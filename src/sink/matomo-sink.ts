@@ -1,0 +1,443 @@
+// The Matomo sender: hits → per-visitor lanes → bulk batches → retried POSTs → acks, rejects and counts.
+import { errors, isForwardError, type ForwardError } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { RejectWriter } from '../output/reject-file.js'
+import type { Summary } from '../summary.js'
+import { AUTO_CONCURRENCY_CEILING, createAdaptiveConcurrency, type AdaptiveConcurrency } from './adaptive-concurrency.js'
+import { buildBulkBody, bulkOverheadBytes, createBulkClient, RequestFailure, type BulkClient } from './bulk-request.js'
+import { classifyAnswer, classifyFailure, type ClassifyContext, type Outcome } from './classify.js'
+import { createRetryLogGate, RetryableError, withRetries } from './retry.js'
+import type { Hit, HitSink } from './sink.js'
+
+/** The options the sender reads (a subset of Config, so tests can build one without the CLI). */
+export interface MatomoSinkConfig {
+  readonly command: 'read' | 'tail' | 'check'
+  readonly matomoUrl: string | undefined
+  readonly accessToken: string | undefined
+  readonly caFile: string | undefined
+  readonly insecure: boolean
+  readonly batchSize: number
+  readonly batchMaxBytes: number
+  readonly flushIntervalMs: number
+  readonly concurrency: number | 'auto'
+  readonly requestTimeoutMs: number
+  readonly maxRetries: number
+  readonly retryMaxDelayMs: number
+  readonly shutdownTimeoutMs: number
+}
+
+/** Knobs for tests and benchmarks; production uses the defaults. */
+export interface DeliveryTuning {
+  /** First backoff step. @default 500 */
+  retryBaseDelayMs?: number
+  /** Jitter source. @default Math.random */
+  random?: () => number
+  /** Timers for the age flush (--flush-interval-ms). @default setTimeout / clearTimeout */
+  setTimer?: (fn: () => void, ms: number) => unknown
+  clearTimer?: (handle: unknown) => void
+  /** Wait between retries (tests record delays instead of sleeping). */
+  sleep?: (ms: number, signal: AbortSignal | undefined) => Promise<void>
+  /** Environment for proxy variables. @default process.env */
+  env?: Readonly<Record<string, string | undefined>>
+  /** Replaces the adaptive in-flight limiter (tests observe it). */
+  concurrency?: AdaptiveConcurrency
+}
+
+export interface MatomoSinkOptions {
+  config: MatomoSinkConfig
+  summary: Summary
+  rejects: RejectWriter | undefined
+  logger: Logger
+  /** Aborted on SIGINT/SIGTERM: buffered hits are still sent, for at most --shutdown-timeout-ms. */
+  signal?: AbortSignal | undefined
+  /** Replaces the HTTP client (tests). The sink closes it at the end. */
+  client?: BulkClient
+  tuning?: DeliveryTuning
+}
+
+export interface MatomoSink extends HitSink {
+  /** Requests in flight allowed right now by the adaptive limit. */
+  readonly concurrencyLimit: number
+}
+
+/** All-invalid answers without indices in a row, from the start of the run, that mean "the token is not accepted". */
+const ALL_INVALID_STOP_AFTER = 3
+
+interface Batch {
+  readonly hits: Hit[]
+  /** JSON text of each hit's params, in order. */
+  readonly items: string[]
+  /** Bytes of the items plus the commas between them. */
+  itemBytes: number
+}
+
+interface Lane {
+  open: Batch | undefined
+  timer: unknown
+  /** Closed batches waiting for the batch in flight; FIFO keeps a visitor's hits in order. */
+  readonly queue: Batch[]
+  busy: boolean
+}
+
+export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
+  const { config, summary, rejects, logger } = options
+  const tuning = options.tuning ?? {}
+  if (config.matomoUrl === undefined) throw new TypeError('createMatomoSink needs config.matomoUrl')
+  const client = options.client ?? createBulkClient({
+    matomoUrl: config.matomoUrl,
+    timeoutMs: config.requestTimeoutMs,
+    caFile: config.caFile,
+    insecure: config.insecure,
+    env: tuning.env
+  })
+  const token = config.accessToken
+  const tokenJson = token === undefined ? undefined : JSON.stringify(token)
+  const overhead = bulkOverheadBytes(tokenJson)
+  const classifyContext: ClassifyContext = { display: client.endpoint.display, token }
+  const ceiling = config.concurrency === 'auto' ? AUTO_CONCURRENCY_CEILING : config.concurrency
+  const concurrency: AdaptiveConcurrency = tuning.concurrency ?? createAdaptiveConcurrency(ceiling)
+  const laneCount = ceiling
+  const lanes: Lane[] = Array.from({ length: laneCount }, () => ({ open: undefined, timer: undefined, queue: [], busy: false }))
+  const highWater = laneCount * config.batchSize * 2
+  const setTimer = tuning.setTimer ?? ((fn: () => void, ms: number) => setTimeout(fn, ms))
+  const clearTimer = tuning.clearTimer ?? ((handle: unknown) => { clearTimeout(handle as NodeJS.Timeout) })
+  const retryLogGate = createRetryLogGate()
+  const tail = config.command === 'tail'
+
+  let maxBytes = config.batchMaxBytes
+  /** Hits pushed and not yet answered (open, queued or in flight). */
+  let buffered = 0
+  let failure: ForwardError | undefined
+  /** Aborted on the first failure: no new attempts, no waits (requests in flight still complete). */
+  const stopRetries = new AbortController()
+  /** Aborted when the shutdown timeout passes: requests in flight are cut off too. */
+  const stopRequests = new AbortController()
+  let drainWaiters: Array<{ resolve: () => void, reject: (err: unknown) => void }> = []
+  let idleWaiters: Array<() => void> = []
+  let warnedNoIndices = false
+  /** Until a batch tracks something, all-invalid answers without indices are held unacknowledged here. */
+  let tokenProven = false
+  const heldAllInvalid: Batch[] = []
+
+  const onAbort = (): void => {
+    const timer = setTimeout(() => {
+      if (buffered > 0) fail(errors.MF_ERR_SINK_STOPPED(buffered, `--shutdown-timeout-ms ${config.shutdownTimeoutMs} passed after the stop signal; they were not acknowledged and are sent again on the next run`))
+      stopRequests.abort(new Error('shutdown timeout'))
+    }, config.shutdownTimeoutMs)
+    timer.unref()
+  }
+  if (options.signal?.aborted === true) onAbort()
+  else options.signal?.addEventListener('abort', onAbort, { once: true })
+
+  function fail (error: ForwardError): void {
+    if (failure !== undefined) return
+    failure = error
+    stopRetries.abort(error)
+    for (const lane of lanes) {
+      if (lane.timer !== undefined) clearTimer(lane.timer)
+      lane.timer = undefined
+    }
+    const waiters = drainWaiters
+    drainWaiters = []
+    for (const w of waiters) w.reject(error)
+    checkIdle()
+  }
+
+  function laneOf (hit: Hit): Lane {
+    const p = hit.params
+    // One visitor, one lane: uid when the app knows the user, else client IP + user agent (Matomo's own
+    // fingerprint). Without a token there is no cip and the UA alone picks the lane: still stable per visitor.
+    const key = p.uid !== undefined ? 'u' + String(p.uid) : String(p.cip ?? '') + '|' + String(p.ua ?? '')
+    return lanes[hashString(key) % laneCount]!
+  }
+
+  function close (lane: Lane): void {
+    const batch = lane.open
+    if (batch === undefined) return
+    lane.open = undefined
+    if (lane.timer !== undefined) {
+      clearTimer(lane.timer)
+      lane.timer = undefined
+    }
+    lane.queue.push(batch)
+    pump(lane)
+  }
+
+  function pump (lane: Lane): void {
+    if (lane.busy || failure !== undefined) return
+    const batch = lane.queue.shift()
+    if (batch === undefined) return
+    lane.busy = true
+    void deliver(lane, batch).finally(() => {
+      lane.busy = false
+      pump(lane)
+      checkIdle()
+    })
+  }
+
+  function settle (count: number): void {
+    buffered -= count
+    if (buffered <= highWater && drainWaiters.length > 0) {
+      const waiters = drainWaiters
+      drainWaiters = []
+      for (const w of waiters) w.resolve()
+    }
+  }
+
+  function checkIdle (): void {
+    if (idleWaiters.length === 0) return
+    for (const lane of lanes) {
+      if (lane.busy) return
+      if (failure === undefined && (lane.queue.length > 0 || lane.open !== undefined)) return
+    }
+    const waiters = idleWaiters
+    idleWaiters = []
+    for (const w of waiters) w()
+  }
+
+  async function deliver (lane: Lane, batch: Batch): Promise<void> {
+    let outcome: Outcome
+    try {
+      outcome = await send(batch)
+    } catch (err) {
+      if (err instanceof RetryableError) {
+        fail(errors.MF_ERR_SINK_GAVE_UP(config.maxRetries + 1, `${err.message} (${describeRange(batch.hits)}; nothing of it was acknowledged, a new run sends it again)`))
+      } else if (isForwardError(err)) {
+        fail(err)
+      } else if (failure === undefined) {
+        fail(errors.MF_ERR_SINK_STOPPED(batch.hits.length, (err as Error).message, { cause: err }))
+      }
+      return
+    }
+    handle(lane, batch, outcome)
+  }
+
+  async function send (batch: Batch): Promise<Outcome> {
+    const body = buildBulkBody(batch.items, tokenJson)
+    const sent = batch.hits.length
+    return await withRetries(async (attempt) => {
+      if (attempt > 1) summary.retries++
+      let outcome: Outcome
+      let rttMs = 0
+      let demand = false
+      try {
+        const timed = await concurrency.run(async () => await client.sendBulk(body, stopRequests.signal))
+        rttMs = timed.rttMs
+        demand = timed.demand
+        outcome = classifyAnswer(timed.value, sent, classifyContext)
+      } catch (err) {
+        if (!(err instanceof RequestFailure)) throw err
+        if (err.kind === 'aborted') throw errors.MF_ERR_SINK_STOPPED(buffered, 'requests in flight were cut off at the shutdown timeout')
+        outcome = classifyFailure(err, classifyContext)
+      }
+      if (outcome.kind === 'retry') {
+        // Lower the number in flight before the retry: 500s and timeouts are how a busy Matomo says "less".
+        concurrency.overloaded()
+        throw new RetryableError(outcome.reason, outcome.message, outcome.retryAfterMs)
+      }
+      if (outcome.kind === 'delivered') concurrency.succeeded(rttMs, demand)
+      return outcome
+    }, {
+      retries: tail ? Number.POSITIVE_INFINITY : config.maxRetries,
+      baseDelayMs: tuning.retryBaseDelayMs,
+      maxDelayMs: config.retryMaxDelayMs,
+      random: tuning.random,
+      sleep: tuning.sleep,
+      signal: stopRetries.signal,
+      onRetry (info) {
+        if (!retryLogGate(info)) return
+        logger.warn({ attempt: info.attempt, reason: info.reason, delayMs: info.delayMs, concurrency: concurrency.limit },
+          `bulk request of ${sent} hits failed (${info.message}); retry ${info.attempt}${Number.isFinite(info.retriesLeft) ? ` of ${config.maxRetries}` : ''} in ${info.delayMs} ms (${describeRange(batch.hits)})`)
+      }
+    })
+  }
+
+  function handle (lane: Lane, batch: Batch, outcome: Outcome): void {
+    const hits = batch.hits
+    switch (outcome.kind) {
+      case 'delivered': {
+        summary.batches++
+        summary.hitsSent += hits.length
+        summary.hitsTracked += outcome.tracked
+        summary.hitsInvalid += outcome.invalid
+        if (outcome.invalid > 0 && outcome.invalidIndices !== undefined) {
+          for (const index of outcome.invalidIndices) writeInvalid(hits[index]!)
+        } else if (outcome.invalid > 0) {
+          if (outcome.tracked === 0 && !tokenProven) {
+            // Every hit invalid and no indices: the classic sign of a token Matomo does not accept (issues
+            // #326, #369 of matomo-log-analytics). Hold the acks, so that a run after fixing the token resends.
+            heldAllInvalid.push(batch)
+            settle(hits.length)
+            if (heldAllInvalid.length >= ALL_INVALID_STOP_AFTER) fail(tokenError())
+            return
+          }
+          warnNoIndices()
+        }
+        if (outcome.tracked > 0 && !tokenProven) releaseHeld()
+        for (const hit of hits) hit.progress.ack(hit.ticket)
+        settle(hits.length)
+        return
+      }
+      case 'unaccounted': {
+        summary.batches++
+        summary.hitsSent += hits.length
+        summary.hitsTracked += outcome.tracked
+        summary.hitsInvalid += outcome.invalid
+        summary.hitsUnaccounted += outcome.missing
+        fail(errors.MF_ERR_SINK_UNACCOUNTED(
+          `${describeRange(hits)}: ${hits.length} sent, ${outcome.tracked} tracked, ${outcome.invalid} invalid, ${outcome.missing} unaccounted`,
+          'Matomo skipped some (database lock wait timeouts under concurrent load, or tracking disabled with record_statistics=0). ' +
+          'These lines were not acknowledged: a new run sends the batch again, which may record the tracked ones twice. Lower --concurrency (1 is safest)'))
+        return
+      }
+      case 'split': {
+        if (hits.length === 1) {
+          fail(errors.MF_ERR_SINK_REFUSED(client.endpoint.display, `${outcome.message}; a single hit (${describeRange(hits)}) is too large. Raise the web server's body limit (nginx client_max_body_size)`))
+          return
+        }
+        const bodyBytes = overhead + batch.itemBytes
+        const lowered = Math.max(1024, Math.floor(bodyBytes / 2))
+        if (lowered < maxBytes) {
+          maxBytes = lowered
+          logger.warn({ batchMaxBytes: maxBytes }, `${outcome.message}; sending smaller batches of at most ${maxBytes} bytes from now on (lower --batch-max-bytes to avoid this)`)
+        }
+        const half = Math.ceil(hits.length / 2)
+        // Both halves go before anything else in the lane, first half first: order is kept.
+        lane.queue.unshift(slice(batch, 0, half), slice(batch, half, hits.length))
+        return
+      }
+      case 'fatal':
+        fail(outcome.error)
+        return
+      case 'retry':
+        // withRetries turns every retry outcome into another attempt or a RetryableError.
+        throw new Error('unreachable: retry outcome after retries')
+    }
+  }
+
+  function writeInvalid (hit: Hit): void {
+    rejects?.write({
+      reason: 'matomo_invalid',
+      message: 'Matomo counted this hit invalid (unknown site, a parameter it refused, or cip / a cdt older than 24 h without a token with write access)',
+      source: hit.progress.name,
+      line: hit.lineNo,
+      offset: hit.ticket.start,
+      raw: hit.raw ?? redactedParams(hit)
+    })
+  }
+
+  function redactedParams (hit: Hit): string {
+    return JSON.stringify({ ...hit.params, ...(hit.params.token_auth === undefined ? {} : { token_auth: '<redacted>' }) })
+  }
+
+  function warnNoIndices (): void {
+    if (warnedNoIndices) return
+    warnedNoIndices = true
+    logger.warn('Matomo counted some hits invalid without saying which: it lists invalid hits (invalid_indices) only for a super user\'s token, so these lines cannot be written to the reject file. They are counted as invalid in the summary; use a super user\'s token to identify them.')
+  }
+
+  function releaseHeld (): void {
+    tokenProven = true
+    if (heldAllInvalid.length === 0) return
+    warnNoIndices()
+    for (const batch of heldAllInvalid.splice(0)) {
+      for (const hit of batch.hits) hit.progress.ack(hit.ticket)
+    }
+  }
+
+  function tokenError (): ForwardError {
+    const reason = token === undefined
+      ? 'without a token, this usually means that --idsite names no site of this Matomo, or that Matomo requires authentication for tracking'
+      : 'the token is not accepted for tracking: it may be expired or deleted (app tokens can have an expiry date), restricted to secure (POST/HTTPS) requests on a plain HTTP URL, or belong to a user without write access to this site; or --idsite names no site'
+    return errors.MF_ERR_SINK_AUTH(`Matomo counted every hit invalid (tracked 0) in ${heldAllInvalid.length} batch${heldAllInvalid.length === 1 ? '' : 'es'}: ${reason}. Run \`matomo-forward check\` to test the token. Nothing of these batches was acknowledged; a new run sends them again.`)
+  }
+
+  return {
+    push (hit: Hit): void {
+      if (failure !== undefined) return // never acknowledged: the reader stops at drained(), the checkpoint stays
+      const item = JSON.stringify(hit.params)
+      const bytes = Buffer.byteLength(item)
+      const lane = laneOf(hit)
+      let batch = lane.open
+      if (batch !== undefined && overhead + batch.itemBytes + 1 + bytes > maxBytes) {
+        close(lane)
+        batch = undefined
+      }
+      if (batch === undefined) {
+        batch = { hits: [], items: [], itemBytes: 0 }
+        lane.open = batch
+        lane.timer = setTimer(() => {
+          lane.timer = undefined
+          if (lane.open === batch) close(lane)
+        }, config.flushIntervalMs)
+      }
+      batch.itemBytes += batch.items.length === 0 ? bytes : bytes + 1
+      batch.hits.push(hit)
+      batch.items.push(item)
+      buffered++
+      if (batch.hits.length >= config.batchSize) close(lane)
+    },
+    get saturated () {
+      return failure !== undefined || buffered > highWater
+    },
+    async drained (): Promise<void> {
+      if (failure !== undefined) throw failure
+      if (buffered <= highWater) return
+      await new Promise<void>((resolve, reject) => { drainWaiters.push({ resolve, reject }) })
+    },
+    async end (): Promise<void> {
+      for (const lane of lanes) close(lane)
+      await new Promise<void>((resolve) => {
+        idleWaiters.push(resolve)
+        checkIdle()
+      })
+      options.signal?.removeEventListener('abort', onAbort)
+      if (failure === undefined && heldAllInvalid.length > 0) fail(tokenError())
+      await client.close().catch(() => undefined)
+      if (failure !== undefined) throw failure
+    },
+    get concurrencyLimit () {
+      return concurrency.limit
+    }
+  }
+}
+
+function slice (batch: Batch, from: number, to: number): Batch {
+  const items = batch.items.slice(from, to)
+  let itemBytes = items.length === 0 ? 0 : items.length - 1
+  for (const item of items) itemBytes += Buffer.byteLength(item)
+  return { hits: batch.hits.slice(from, to), items, itemBytes }
+}
+
+/** "access.log lines 120-319" (per source, for a batch that spans files). */
+export function describeRange (hits: readonly Hit[]): string {
+  const ranges = new Map<string, { first: number, last: number }>()
+  for (const hit of hits) {
+    const name = hit.progress.name === '-' ? 'standard input' : hit.progress.name
+    const r = ranges.get(name)
+    if (r === undefined) ranges.set(name, { first: hit.lineNo, last: hit.lineNo })
+    else {
+      if (hit.lineNo < r.first) r.first = hit.lineNo
+      if (hit.lineNo > r.last) r.last = hit.lineNo
+    }
+  }
+  return [...ranges].map(([name, r]) => r.first === r.last ? `${name} line ${r.first}` : `${name} lines ${r.first}-${r.last}`).join(', ')
+}
+
+/**
+ * FNV-1a (32 bit) with murmur3's final mix: stable across processes and runs, so a visitor keeps its lane after
+ * a restart. The mix matters: FNV's low bits alone (what `% lanes` reads) are the parity of the input's bytes.
+ */
+export function hashString (text: string): number {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  hash ^= hash >>> 16
+  hash = Math.imul(hash, 0x85ebca6b)
+  hash ^= hash >>> 13
+  hash = Math.imul(hash, 0xc2b2ae35)
+  hash ^= hash >>> 16
+  return hash >>> 0
+}

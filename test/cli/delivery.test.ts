@@ -1,0 +1,128 @@
+// Spawn tests of bin/matomo-forward.js (built dist/) against the fake Matomo: exit codes, summary, check command.
+import assert from 'node:assert/strict'
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { before, describe, test, type TestContext } from 'node:test'
+import { startFakeMatomo, SUPER_TOKEN, type FakeMatomo, type FakeMatomoOptions } from '../helpers/fake-matomo.js'
+import { tmpDir } from '../helpers/tmp.js'
+
+const ROOT = resolve(import.meta.dirname, '../..')
+const BIN = join(ROOT, 'bin', 'matomo-forward.js')
+
+function newestMtime (dir: string): number {
+  let newest = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs)
+  }
+  return newest
+}
+
+before(() => {
+  // Spawn tests run the built dist/; build it when it is missing or older than src/.
+  const built = join(ROOT, 'dist', 'cli', 'main.js')
+  if (!existsSync(built) || statSync(built).mtimeMs < newestMtime(join(ROOT, 'src'))) {
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' })
+  }
+})
+
+interface Result { code: number | null, stdout: string, stderr: string }
+
+async function cli (args: string[], env: Record<string, string> = {}): Promise<Result> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (c: Buffer) => { stdout += String(c) })
+  child.stderr.on('data', (c: Buffer) => { stderr += String(c) })
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+  return { code, stdout, stderr }
+}
+
+function logLines (count: number, ageMs = 60_000): string {
+  let text = ''
+  for (let n = 1; n <= count; n++) {
+    text += `{"level":30,"time":${Date.now() - ageMs},"req":{"method":"GET","url":"/p/${n}","headers":{"host":"www.example.org","user-agent":"agent-${n % 3}"},"remoteAddress":"198.51.100.${n % 3}"},"res":{"statusCode":200},"responseTime":2}\n`
+  }
+  return text
+}
+
+async function fixture (t: TestContext, options: FakeMatomoOptions = {}, lines = logLines(5)): Promise<{ matomo: FakeMatomo, dir: string, file: string, base: string[] }> {
+  const matomo = await startFakeMatomo(options)
+  t.after(async () => { await matomo.close() })
+  const dir = tmpDir(t)
+  const file = join(dir, 'access.log')
+  writeFileSync(file, lines)
+  return { matomo, dir, file, base: ['--matomo-url', matomo.url, '--idsite', '1', '--state-dir', join(dir, 'state'), '--log-level', 'warn'] }
+}
+
+const TOKEN_ENV = { MATOMO_FORWARD_ACCESS_TOKEN: SUPER_TOKEN }
+
+describe('matomo-forward read (spawned)', () => {
+  test('delivers every hit, prints the summary, writes --summary-json, exits 0, never shows the token', async (t) => {
+    const { matomo, dir, file, base } = await fixture(t)
+    const summaryPath = join(dir, 'summary.json')
+    const r = await cli(['read', ...base, '--summary-json', summaryPath, file], TOKEN_ENV)
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(matomo.hits.length, 5)
+    assert.match(r.stderr, /tracked\s+5/)
+    const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as Record<string, number>
+    assert.equal(summary.hits_tracked_total, 5)
+    assert.equal(summary.hits_sent_total, 5)
+    assert.ok(!r.stderr.includes(SUPER_TOKEN) && !r.stdout.includes(SUPER_TOKEN))
+  })
+
+  test('exits 3 when Matomo counted hits invalid', async (t) => {
+    const { matomo, file, base } = await fixture(t)
+    matomo.enqueue({ kind: 'default' }, { kind: 'invalid_indices', indices: [0] })
+    const r = await cli(['read', ...base, file], TOKEN_ENV)
+    assert.equal(r.code, 3, r.stderr)
+    assert.match(r.stderr, /invalid\s+1/)
+  })
+
+  test('exits 1 with a clear message when Matomo answers a GIF (--no-preflight), with the summary', async (t) => {
+    const { matomo, file, base } = await fixture(t)
+    matomo.enqueue({ kind: 'gif' })
+    const r = await cli(['read', ...base, '--no-preflight', file], TOKEN_ENV)
+    assert.equal(r.code, 1, r.stderr)
+    assert.match(r.stderr, /MF_ERR_SINK_CONFIG: .*QueuedTracking/)
+    assert.match(r.stderr, /matomo-forward summary/)
+  })
+
+  test('exits 1 before sending anything when the preflight fails', async (t) => {
+    const { matomo, file, base } = await fixture(t)
+    const r = await cli(['read', ...base.map((a) => a === '1' ? '999' : a), file], TOKEN_ENV)
+    assert.equal(r.code, 1, r.stderr)
+    assert.match(r.stderr, /MF_ERR_SINK_PREFLIGHT: .*--idsite/s)
+    assert.equal(matomo.hits.length, 0)
+    assert.ok(matomo.requests.every((req) => req.path !== '/matomo.php' || (JSON.parse(req.body) as { requests: unknown[] }).requests.length === 0))
+  })
+
+  test('exits 2 when the input starts with hits older than 24 h and there is no token', async (t) => {
+    const { matomo, file, base } = await fixture(t, {}, logLines(3, 3 * 86_400_000))
+    const r = await cli(['read', ...base, file])
+    assert.equal(r.code, 2, r.stderr)
+    assert.match(r.stderr, /MF_ERR_CONFIG_TOKEN_REQUIRED: line 1 of/)
+    assert.equal(matomo.hits.length, 0)
+  })
+})
+
+describe('matomo-forward check (spawned)', () => {
+  test('prints each check and exits 0 when all pass', async (t) => {
+    const { matomo, base } = await fixture(t)
+    const r = await cli(['check', ...base], TOKEN_ENV)
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^ok +endpoint: /m)
+    assert.match(r.stdout, /^ok +token: .*super user/m)
+    assert.match(r.stdout, /^ok +site: /m)
+    assert.equal(matomo.hits.length, 0)
+  })
+
+  test('exits 1 and says what to fix when the token is not accepted', async (t) => {
+    const { base } = await fixture(t)
+    const r = await cli(['check', ...base], { MATOMO_FORWARD_ACCESS_TOKEN: '9'.repeat(32) })
+    assert.equal(r.code, 1)
+    assert.match(r.stdout, /^FAIL {2}token: .*expired/m)
+    assert.ok(!r.stdout.includes('9'.repeat(32)))
+  })
+})

@@ -1,0 +1,111 @@
+// The HTTP client: URL handling, headers, basic auth from userinfo, timeouts, resets, proxies.
+import assert from 'node:assert/strict'
+import { createServer, request as httpRequest } from 'node:http'
+import { connect, type AddressInfo } from 'node:net'
+import { describe, test } from 'node:test'
+import { buildBulkBody, bulkOverheadBytes, createBulkClient, parseMatomoUrl, RequestFailure } from '../../../src/sink/bulk-request.js'
+import { startFakeMatomo } from '../../helpers/fake-matomo.js'
+
+describe('parseMatomoUrl', () => {
+  test('moves userinfo into a Basic header and puts queuedtracking=0 in the query', () => {
+    const e = parseMatomoUrl('https://us%40er:p%3Ass@matomo.example.org/sub/matomo.php?x=1')
+    assert.equal(e.trackingUrl, 'https://matomo.example.org/sub/matomo.php?x=1&queuedtracking=0')
+    assert.equal(e.apiUrl, 'https://matomo.example.org/sub/index.php')
+    assert.equal(e.display, 'https://matomo.example.org/sub/matomo.php')
+    assert.equal(e.authorization, 'Basic ' + Buffer.from('us@er:p:ss').toString('base64'))
+  })
+})
+
+describe('buildBulkBody', () => {
+  test('builds the JSON body, never with send_image, and its overhead is exact', () => {
+    const items = ['{"a":1}', '{"b":"é"}']
+    const token = JSON.stringify('tok')
+    const body = buildBulkBody(items, token)
+    assert.deepEqual(JSON.parse(body), { requests: [{ a: 1 }, { b: 'é' }], token_auth: 'tok' })
+    const itemBytes = Buffer.byteLength(items.join(','))
+    assert.equal(Buffer.byteLength(body), bulkOverheadBytes(token) + itemBytes)
+    assert.equal(Buffer.byteLength(buildBulkBody(items, undefined)), bulkOverheadBytes(undefined) + itemBytes)
+    assert.deepEqual(JSON.parse(buildBulkBody([], undefined)), { requests: [] })
+  })
+})
+
+describe('createBulkClient', () => {
+  test('POSTs JSON with our User-Agent and basic auth, and no userinfo in the request', async (t) => {
+    const matomo = await startFakeMatomo()
+    t.after(async () => { await matomo.close() })
+    const client = createBulkClient({ matomoUrl: matomo.url.replace('http://', 'http://alice:s3cret@'), timeoutMs: 2000 })
+    t.after(async () => { await client.close() })
+    const answer = await client.sendBulk(buildBulkBody([], undefined))
+    assert.equal(answer.status, 200)
+    assert.equal(answer.contentType, 'application/json')
+    const r = matomo.requests[0]!
+    assert.equal(r.method, 'POST')
+    assert.equal(r.headers['content-type'], 'application/json')
+    assert.match(String(r.headers['user-agent']), /^matomo-forward\//)
+    assert.equal(r.headers.authorization, 'Basic ' + Buffer.from('alice:s3cret').toString('base64'))
+    assert.equal(r.query.queuedtracking, '0')
+  })
+
+  test('puts the API token in the POST body, not the URL', async (t) => {
+    const matomo = await startFakeMatomo()
+    t.after(async () => { await matomo.close() })
+    const client = createBulkClient({ matomoUrl: matomo.url, timeoutMs: 2000 })
+    t.after(async () => { await client.close() })
+    await client.callApi('UsersManager.hasSuperUserAccess', {}, 'tok123')
+    const r = matomo.requests[0]!
+    assert.equal(r.path, '/index.php')
+    assert.equal(r.query.method, 'UsersManager.hasSuperUserAccess')
+    assert.equal(r.query.token_auth, undefined)
+    assert.equal(new URLSearchParams(r.body).get('token_auth'), 'tok123')
+  })
+
+  test('turns a slow answer into a timeout and a reset into a network failure', async (t) => {
+    const matomo = await startFakeMatomo()
+    t.after(async () => { await matomo.close() })
+    const client = createBulkClient({ matomoUrl: matomo.url, timeoutMs: 150 })
+    t.after(async () => { await client.close() })
+    matomo.enqueue({ kind: 'slow', delayMs: 1000 }, { kind: 'reset' })
+    await assert.rejects(client.sendBulk('{"requests":[]}'), (err: unknown) => err instanceof RequestFailure && err.kind === 'timeout')
+    await assert.rejects(client.sendBulk('{"requests":[]}'), (err: unknown) => err instanceof RequestFailure && err.kind === 'network')
+  })
+
+  test('goes through HTTP_PROXY when set, and not for hosts in NO_PROXY', async (t) => {
+    const matomo = await startFakeMatomo()
+    t.after(async () => { await matomo.close() })
+    const seen: string[] = []
+    // A minimal forward proxy: absolute-form requests and CONNECT tunnels.
+    const proxy = createServer((req, res) => {
+      seen.push(`${req.method ?? ''} ${req.url ?? ''}`)
+      const target = new URL(req.url ?? '')
+      const upstream = httpRequest({ host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers)
+        up.pipe(res)
+      })
+      req.pipe(upstream)
+    })
+    proxy.on('connect', (req, socket, head) => {
+      seen.push(`CONNECT ${req.url ?? ''}`)
+      const [host, port] = (req.url ?? '').split(':')
+      const upstream = connect(Number(port), host, () => {
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+        upstream.write(head)
+        upstream.pipe(socket)
+        socket.pipe(upstream)
+      })
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    t.after(() => { proxy.closeAllConnections(); proxy.close() })
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
+
+    const viaProxy = createBulkClient({ matomoUrl: matomo.url, timeoutMs: 2000, env: { HTTP_PROXY: proxyUrl } })
+    t.after(async () => { await viaProxy.close() })
+    assert.equal((await viaProxy.sendBulk('{"requests":[]}')).status, 200)
+    assert.equal(seen.length, 1)
+
+    const bypass = createBulkClient({ matomoUrl: matomo.url, timeoutMs: 2000, env: { HTTP_PROXY: proxyUrl, NO_PROXY: '127.0.0.1' } })
+    t.after(async () => { await bypass.close() })
+    assert.equal((await bypass.sendBulk('{"requests":[]}')).status, 200)
+    assert.equal(seen.length, 1)
+    assert.equal(matomo.bulkCount, 2)
+  })
+})
