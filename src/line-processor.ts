@@ -61,7 +61,7 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
       logger.warn({ reason: issue.reason, source: progress.name, line: lineNo, offset: start, suppressed: gate.suppressed },
         `line ${lineNo} of ${progress.name} (offset ${start}) rejected: ${issue.reason}: ${issue.message}`)
     }
-    progress.lineDone(end)
+    progress.lineDone(end, lineNo)
   }
 
   function handleRecord (format: LineFormat, progress: SourceProgress, record: JsonRecord, text: string, lineNo: number, start: number, end: number): void {
@@ -69,7 +69,7 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
     if (isLineIssue(entry)) {
       if (entry.kind === 'skip') {
         summary.filter(entry.reason)
-        progress.lineDone(end)
+        progress.lineDone(end, lineNo)
       } else {
         rejectLine(progress, entry, text, lineNo, start, end)
       }
@@ -79,7 +79,7 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
     if (typeof result === 'string') {
       summary.filter(result)
       logger.debug({ reason: result, source: progress.name, line: lineNo }, 'filtered')
-      progress.lineDone(end)
+      progress.lineDone(end, lineNo)
       return
     }
     if (isLineIssue(result)) {
@@ -87,7 +87,7 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
       return
     }
     summary.hits++
-    sink.push({ params: result, progress, ticket: progress.hold(start, end), lineNo })
+    sink.push({ params: result, progress, ticket: progress.hold(start, end, lineNo), lineNo })
   }
 
   return {
@@ -128,7 +128,7 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
           summary.bytesRead += end - start
           if (text.length === 0 || isBlank(text)) {
             summary.filter('empty_line')
-            progress.lineDone(end)
+            progress.lineDone(end, lineNo)
             return
           }
           const record = parseJsonLine(text)

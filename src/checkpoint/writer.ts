@@ -1,0 +1,108 @@
+// Writes the committed position of every tracked file to the checkpoint store periodically and at the end.
+import type { SourceProgress } from '../ack/source-progress.js'
+import type { Logger } from '../log.js'
+import type { RejectWriter } from '../output/reject-file.js'
+import { identityKey, type FileIdentity } from '../sources/fingerprint.js'
+import type { CheckpointStore } from './store.js'
+
+export const CHECKPOINT_INTERVAL_MS = 1000
+
+/** A file being read: the reader owns it and may update `identity` (a growing head) and `path` (a rename). */
+export interface TrackedFile {
+  identity: FileIdentity
+  path: string
+  readonly progress: SourceProgress
+  /** Set when the file was read to its end: lets a finished gzip file be skipped without decompressing it. */
+  eof?: { offset: number, rawSize: number }
+}
+
+export interface CheckpointWriter {
+  /** `replaces`: the checkpoint the file resumed from, when its fingerprint has grown since. */
+  track: (file: TrackedFile, replaces?: FileIdentity) => void
+  /** Records the file's last position and stops tracking it (it is closed and nothing of it is in flight). */
+  untrack: (file: TrackedFile) => void
+  /** Snapshot → reject file fsync → atomic write (if anything changed). */
+  flush: () => Promise<void>
+  /** Starts the periodic flush. */
+  start: () => void
+  /** Stops the periodic flush and flushes one last time; throws if that fails. */
+  stop: () => Promise<void>
+}
+
+export interface CheckpointWriterOptions {
+  store: CheckpointStore
+  rejects: RejectWriter | undefined
+  logger: Logger
+  intervalMs?: number
+}
+
+export function createCheckpointWriter (options: CheckpointWriterOptions): CheckpointWriter {
+  const { store, rejects, logger } = options
+  const intervalMs = options.intervalMs ?? CHECKPOINT_INTERVAL_MS
+  /** Each tracked file and the identity its entry was last stored under. */
+  const tracked = new Map<TrackedFile, FileIdentity | undefined>()
+  let timer: NodeJS.Timeout | undefined
+  let running: Promise<void> | undefined
+  let failedBefore = false
+
+  const record = (file: TrackedFile): void => {
+    const previous = tracked.get(file)
+    const { committed, committedLine } = file.progress
+    const complete = file.eof !== undefined && committed >= file.eof.offset ? file.eof.rawSize : undefined
+    store.set(file.identity, { offset: committed, line: committedLine, path: file.path, completeRawSize: complete },
+      previous !== undefined && identityKey(previous) !== identityKey(file.identity) ? previous : undefined)
+    tracked.set(file, file.identity)
+  }
+
+  const flushOnce = async (): Promise<void> => {
+    // Order matters for crash safety: positions are read first, then every reject record written before
+    // that moment is fsynced, and only then may the checkpoint cover the rejected lines.
+    for (const file of tracked.keys()) record(file)
+    if (!store.dirty) return
+    await rejects?.flush()
+    await store.write()
+  }
+
+  const flush = async (): Promise<void> => {
+    while (running !== undefined) await running.catch(() => undefined)
+    const run = flushOnce()
+    running = run
+    try {
+      await run
+    } finally {
+      running = undefined
+    }
+  }
+
+  return {
+    track (file, replaces) {
+      tracked.set(file, replaces)
+    },
+    untrack (file) {
+      if (!tracked.has(file)) return
+      record(file)
+      tracked.delete(file)
+    },
+    flush,
+    start () {
+      if (timer !== undefined) return
+      timer = setInterval(() => {
+        if (running !== undefined) return
+        flush().then(() => {
+          if (failedBefore) logger.info({ path: store.path }, 'checkpoint writes work again')
+          failedBefore = false
+        }, (err: unknown) => {
+          // Reading goes on: the next tick retries, and the final flush reports the error if it persists.
+          if (!failedBefore) logger.error({ err, path: store.path }, `cannot write checkpoint: ${(err as Error).message}`)
+          failedBefore = true
+        })
+      }, intervalMs)
+      timer.unref()
+    },
+    async stop () {
+      if (timer !== undefined) clearInterval(timer)
+      timer = undefined
+      await flush()
+    }
+  }
+}
