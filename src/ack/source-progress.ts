@@ -24,6 +24,8 @@ export class SourceProgress {
   /** Lines before `committed`, for line numbers on resume (approximate when resumed from an older version). */
   private lastEnd: number
   private lastLine: number
+  /** Called when an ack moves `committed` (the checkpoint writer records it at once). */
+  onCommit: (() => void) | undefined
   private queue: Ticket[] = []
   private head = 0
 
@@ -63,6 +65,7 @@ export class SourceProgress {
     ticket.done = true
     const queue = this.queue
     let head = this.head
+    if (head >= queue.length || queue[head] !== ticket) return
     while (head < queue.length && (queue[head] as Ticket).done) head++
     if (head === queue.length) {
       this.queue = []
@@ -80,5 +83,6 @@ export class SourceProgress {
       this.committed = first.start
       this.committedLine = first.line > 0 ? first.line - 1 : 0
     }
+    this.onCommit?.()
   }
 }

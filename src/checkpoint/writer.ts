@@ -44,6 +44,9 @@ export function createCheckpointWriter (options: CheckpointWriterOptions): Check
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> | undefined
   let failedBefore = false
+  let wanted = false
+  let loop: Promise<void> | undefined
+  let stopped = false
 
   const record = (file: TrackedFile): void => {
     const previous = tracked.get(file)
@@ -74,34 +77,60 @@ export function createCheckpointWriter (options: CheckpointWriterOptions): Check
     }
   }
 
+  const report = (err: unknown): void => {
+    // Reading goes on: the next flush retries, and the final flush reports the error if it persists.
+    if (!failedBefore) logger.error({ err, path: store.path }, `cannot write checkpoint: ${(err as Error).message}`)
+    failedBefore = true
+  }
+
+  /**
+   * Asks for a write soon; requests during a write are coalesced into one write after it. Called on every
+   * acknowledgement that moves a position, so what Matomo acknowledged is on disk within one write's time:
+   * after a crash, only hits in flight (and those acknowledged during that last write) are sent again.
+   */
+  const kick = (): void => {
+    wanted = true
+    if (loop !== undefined || stopped) return
+    loop = (async () => {
+      // Let the acknowledgements of a whole batch (acked in one synchronous loop) land before recording.
+      await Promise.resolve()
+      while (wanted) {
+        wanted = false
+        try {
+          await flush()
+          if (failedBefore) logger.info({ path: store.path }, 'checkpoint writes work again')
+          failedBefore = false
+        } catch (err) {
+          report(err)
+          return
+        }
+      }
+    })().finally(() => { loop = undefined })
+  }
+
   return {
     track (file, replaces) {
       tracked.set(file, replaces)
+      file.progress.onCommit = kick
     },
     untrack (file) {
       if (!tracked.has(file)) return
       record(file)
       tracked.delete(file)
+      file.progress.onCommit = undefined
     },
     flush,
     start () {
       if (timer !== undefined) return
-      timer = setInterval(() => {
-        if (running !== undefined) return
-        flush().then(() => {
-          if (failedBefore) logger.info({ path: store.path }, 'checkpoint writes work again')
-          failedBefore = false
-        }, (err: unknown) => {
-          // Reading goes on: the next tick retries, and the final flush reports the error if it persists.
-          if (!failedBefore) logger.error({ err, path: store.path }, `cannot write checkpoint: ${(err as Error).message}`)
-          failedBefore = true
-        })
-      }, intervalMs)
+      // Also catches positions moved without an acknowledgement (filtered and rejected lines).
+      timer = setInterval(kick, intervalMs)
       timer.unref()
     },
     async stop () {
       if (timer !== undefined) clearInterval(timer)
       timer = undefined
+      stopped = true
+      while (loop !== undefined) await loop
       await flush()
     }
   }
