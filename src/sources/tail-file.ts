@@ -57,7 +57,6 @@ export class FileTailer {
   private readonly handle: FileHandle
   private readonly deps: TailDeps
   private offset: number
-  private lastSize = -1
   private gen: Generation
   /** Earlier generations (before a truncation) whose hits are still in flight. */
   private readonly previous: TrackedFile[] = []
@@ -108,11 +107,11 @@ export class FileTailer {
     const size = (await this.handle.stat()).size
     if (size < this.offset) {
       await this.restart(`truncated (size ${size} below the ${this.offset} bytes read)`)
-    } else if (size !== this.lastSize && !(await this.headStillMatches())) {
-      // Truncated and written past our offset between two polls: the first bytes differ from those we read.
+    } else if (size > 0 && !(await this.headStillMatches())) {
+      // Truncated and written back to our offset or past it between two polls: the size alone cannot tell,
+      // the first bytes can (checked at every poll: one 1 KiB read).
       await this.restart('replaced (its first bytes changed)')
     }
-    this.lastSize = size
     const { sink, signal } = this.deps
     let grew = false
     let readThisPoll = 0
