@@ -3,6 +3,7 @@ import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { SourceProgress } from './ack/source-progress.js'
+import { createDurableGate, type DurableGate } from './checkpoint/durable-gate.js'
 import { CheckpointStore } from './checkpoint/store.js'
 import { createCheckpointWriter, type CheckpointWriter, type TrackedFile } from './checkpoint/writer.js'
 import type { Config } from './config/types.js'
@@ -16,6 +17,7 @@ import { compilePatterns, expandInputs, STDIN } from './sources/expand-inputs.js
 import { identityOf, readHead } from './sources/fingerprint.js'
 import { streamFromHandle } from './sources/read-file.js'
 import { LineSplitter } from './sources/split-lines.js'
+import { feedLines } from './sources/feed-lines.js'
 import { createTailSet, type TailSet } from './sources/tail-set.js'
 import { waitDrained } from './sources/wait-drained.js'
 import { Summary } from './summary.js'
@@ -58,7 +60,26 @@ interface Run {
   readonly signal: AbortSignal | undefined
   /** Sources without a checkpoint (stdin), for the count of hits left in flight. */
   readonly untracked: SourceProgress[]
+  readonly gate: DurableGate | undefined
   outstanding: () => number
+}
+
+/** Most hits in flight at once, which bounds the duplicates after a crash (README "Delivery guarantee"). */
+export function inFlightLimit (config: Config): number {
+  // With --concurrency auto the sender adapts up to the option's maximum.
+  const concurrency = config.concurrency === 'auto' ? AUTO_CONCURRENCY_MAX : config.concurrency
+  return concurrency * config.batchSize
+}
+
+const AUTO_CONCURRENCY_MAX = 64
+
+/** A source without a checkpoint (stdin): its acknowledged hits count as durable at once. */
+function untrackedSource (run: Run): SourceProgress {
+  const progress = new SourceProgress(STDIN, 0)
+  run.untracked.push(progress)
+  const gate = run.gate
+  if (gate !== undefined) progress.onCommit = () => { gate.durable(progress, progress.committed) }
+  return progress
 }
 
 /** Runs `read` (or a dry run): every input once, in order, each file from its checkpoint. Throws ForwardError. */
@@ -75,8 +96,7 @@ export async function forward (options: ForwardOptions): Promise<Summary> {
     for (const input of expanded.inputs) {
       if (run.signal?.aborted === true) break
       if (input === STDIN) {
-        const progress = new SourceProgress(STDIN, 0)
-        run.untracked.push(progress)
+        const progress = untrackedSource(run)
         await readStream(run, options.stdin ?? process.stdin, progress, 0, 0)
       } else {
         await readFile(run, input, tracked)
@@ -96,7 +116,7 @@ export async function tail (options: TailOptions): Promise<Summary> {
   const run = await openRun(options, patterns.length > 0)
   const set: TailSet = createTailSet({
     patterns,
-    deps: { processor: run.processor, sink: run.sink, maxLineBytes: config.maxLineBytes, logger: run.logger, writer: run.writer, signal: run.signal },
+    deps: { processor: run.processor, sink: run.sink, maxLineBytes: config.maxLineBytes, logger: run.logger, writer: run.writer, signal: run.signal, lineByLine: run.gate !== undefined },
     store: run.store,
     ignoreCheckpoints: config.ignoreCheckpoints,
     startAt: config.startAt,
@@ -109,8 +129,7 @@ export async function tail (options: TailOptions): Promise<Summary> {
     const jobs: Array<Promise<unknown>> = [set.run(run.signal)]
     if (config.files.includes(STDIN)) {
       // Standard input is read to its end alongside the files; it has no checkpoint.
-      const progress = new SourceProgress(STDIN, 0)
-      run.untracked.push(progress)
+      const progress = untrackedSource(run)
       jobs.push(readStream(run, options.stdin ?? process.stdin, progress, 0, 0))
     }
     await Promise.all(jobs)
@@ -133,15 +152,20 @@ function createSink (config: Config, stdout: NodeJS.WritableStream): HitSink {
 async function openRun (options: ForwardOptions, hasFiles: boolean): Promise<Run> {
   const { config, logger } = options
   const summary = new Summary()
-  const sink = options.sink ?? createSink(config, options.stdout ?? process.stdout)
+  const target = options.sink ?? createSink(config, options.stdout ?? process.stdout)
   // A dry run neither reads nor writes checkpoints (and takes no lock): it must not change what a real run sends.
   const store = config.dryRun || !hasFiles ? undefined : await CheckpointStore.open(config.stateDir, { logger })
   const rejectPath = config.rejectFile ?? (config.dryRun ? undefined : join(config.stateDir, 'rejects.ndjson'))
   const rejects = rejectPath === undefined ? undefined : createRejectWriter(rejectPath)
-  const writer = store === undefined ? undefined : createCheckpointWriter({ store, rejects, logger, intervalMs: options.checkpointIntervalMs })
+  let gate: DurableGate | undefined
+  const writer = store === undefined
+    ? undefined
+    : createCheckpointWriter({ store, rejects, logger, intervalMs: options.checkpointIntervalMs, onDurable: (progress, offset) => { gate?.durable(progress, offset) } })
   writer?.start()
+  if (writer !== undefined) gate = createDurableGate(target, inFlightLimit(config))
+  const sink: HitSink = gate ?? target
   const processor = createLineProcessor({ config, summary, sink, logger, rejects })
-  return { config, logger, summary, sink, rejects, processor, store, writer, signal: options.signal, untracked: [], outstanding: () => 0 }
+  return { config, logger, summary, sink, rejects, processor, store, writer, signal: options.signal, untracked: [], gate, outstanding: () => 0 }
 }
 
 /**
@@ -261,8 +285,9 @@ async function readStream (run: Run, stream: Readable, progress: SourceProgress,
   const onAbort = (): void => { stream.destroy() }
   signal?.addEventListener('abort', onAbort, { once: true })
   try {
+    const lineByLine = run.gate !== undefined
     for await (const chunk of stream as AsyncIterable<Buffer | string>) {
-      splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+      await feedLines(splitter, typeof chunk === 'string' ? Buffer.from(chunk) : chunk, sink, signal, lineByLine)
       if (sink.saturated) await waitDrained(sink, signal)
       if (signal?.aborted === true) return undefined
     }

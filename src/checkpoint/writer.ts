@@ -34,6 +34,8 @@ export interface CheckpointWriterOptions {
   rejects: RejectWriter | undefined
   logger: Logger
   intervalMs?: number
+  /** Told, after each successful write, the offset now on disk for each file (the durable-progress gate). */
+  onDurable?: (progress: SourceProgress, offset: number) => void
 }
 
 export function createCheckpointWriter (options: CheckpointWriterOptions): CheckpointWriter {
@@ -47,6 +49,8 @@ export function createCheckpointWriter (options: CheckpointWriterOptions): Check
   let wanted = false
   let loop: Promise<void> | undefined
   let stopped = false
+  /** Untracked files whose last position is not yet on disk: announced durable after the next write. */
+  let retiring: Array<{ file: TrackedFile, offset: number }> = []
 
   const record = (file: TrackedFile): void => {
     const previous = tracked.get(file)
@@ -60,10 +64,17 @@ export function createCheckpointWriter (options: CheckpointWriterOptions): Check
   const flushOnce = async (): Promise<void> => {
     // Order matters for crash safety: positions are read first, then every reject record written before
     // that moment is fsynced, and only then may the checkpoint cover the rejected lines.
-    for (const file of tracked.keys()) record(file)
-    if (!store.dirty) return
-    await rejects?.flush()
-    await store.write()
+    const recorded: Array<{ file: TrackedFile, offset: number }> = [...retiring]
+    for (const file of tracked.keys()) {
+      record(file)
+      recorded.push({ file, offset: file.progress.committed })
+    }
+    if (store.dirty) {
+      await rejects?.flush()
+      await store.write()
+    }
+    retiring = retiring.filter((r) => !recorded.includes(r))
+    if (options.onDurable !== undefined) for (const r of recorded) options.onDurable(r.file.progress, r.offset)
   }
 
   const flush = async (): Promise<void> => {
@@ -118,6 +129,8 @@ export function createCheckpointWriter (options: CheckpointWriterOptions): Check
       record(file)
       tracked.delete(file)
       file.progress.onCommit = undefined
+      retiring.push({ file, offset: file.progress.committed })
+      kick()
     },
     flush,
     start () {

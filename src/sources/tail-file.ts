@@ -6,6 +6,7 @@ import type { LineProcessor, SourceLineHandler } from '../line-processor.js'
 import type { Logger } from '../log.js'
 import type { HitSink } from '../sink/sink.js'
 import { FINGERPRINT_BYTES, headMatches, identityOf, readHead, type FileIdentity, type FileStatIds } from './fingerprint.js'
+import { feedLines } from './feed-lines.js'
 import { LineSplitter } from './split-lines.js'
 import { waitDrained } from './wait-drained.js'
 
@@ -20,6 +21,8 @@ export interface TailDeps {
   logger: Logger
   writer: CheckpointWriter | undefined
   signal: AbortSignal | undefined
+  /** Check back pressure after every line (see feedLines). */
+  lineByLine?: boolean
 }
 
 /** One reading of the file from some offset: a truncation starts a new one at 0. */
@@ -126,7 +129,7 @@ export class FileTailer {
       this.offset = next
       readThisPoll += bytesRead
       grew = true
-      this.gen.splitter.push(this.buffer.subarray(0, bytesRead))
+      await feedLines(this.gen.splitter, this.buffer.subarray(0, bytesRead), sink, signal, this.deps.lineByLine === true)
       if (sink.saturated) await waitDrained(sink, signal)
     }
     if (grew) this.lastGrowthAt = now

@@ -180,7 +180,7 @@ describe('tail', () => {
   })
 
   test('stops on abort with the checkpoint of acknowledged lines only', async (t) => {
-    const { dir, startTail } = setup(t)
+    const { dir } = setup(t)
     const log = join(dir, 'a.log')
     writeFileSync(log, accessLines(0, 10))
     const sink = createTestSink({ mode: 'manual' })
