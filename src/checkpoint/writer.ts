@@ -48,6 +48,7 @@ export function createCheckpointWriter (options: CheckpointWriterOptions): Check
   let failedBefore = false
   let wanted = false
   let loop: Promise<void> | undefined
+  let looping = false
   let stopped = false
   /** Untracked files whose last position is not yet on disk: announced durable after the next write. */
   let retiring: Array<{ file: TrackedFile, offset: number }> = []
@@ -101,22 +102,29 @@ export function createCheckpointWriter (options: CheckpointWriterOptions): Check
    */
   const kick = (): void => {
     wanted = true
-    if (loop !== undefined || stopped) return
+    if (looping || stopped) return
+    looping = true
     loop = (async () => {
       // Let the acknowledgements of a whole batch (acked in one synchronous loop) land before recording.
       await Promise.resolve()
-      while (wanted) {
-        wanted = false
-        try {
-          await flush()
-          if (failedBefore) logger.info({ path: store.path }, 'checkpoint writes work again')
-          failedBefore = false
-        } catch (err) {
-          report(err)
-          return
+      try {
+        while (wanted) {
+          wanted = false
+          try {
+            await flush()
+            if (failedBefore) logger.info({ path: store.path }, 'checkpoint writes work again')
+            failedBefore = false
+          } catch (err) {
+            // The periodic timer kicks again; until a write succeeds the durable gate holds reading back.
+            report(err)
+            return
+          }
         }
+      } finally {
+        // Cleared in the same microtask as the last check of `wanted`: a kick cannot fall in between.
+        looping = false
       }
-    })().finally(() => { loop = undefined })
+    })()
   }
 
   return {
@@ -136,14 +144,14 @@ export function createCheckpointWriter (options: CheckpointWriterOptions): Check
     start () {
       if (timer !== undefined) return
       // Also catches positions moved without an acknowledgement (filtered and rejected lines).
+      // Not unref'd: while a failing write holds the reader back, this timer keeps the process alive and retrying.
       timer = setInterval(kick, intervalMs)
-      timer.unref()
     },
     async stop () {
       if (timer !== undefined) clearInterval(timer)
       timer = undefined
       stopped = true
-      while (loop !== undefined) await loop
+      await loop
       await flush()
     }
   }

@@ -44,6 +44,13 @@ describe('read with checkpoints', () => {
     assert.deepEqual((await run(dir, ['access.log'])).pushed, [])
   })
 
+  test('a small in-flight limit (concurrency × batch size) throttles reading but never stalls it', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'access.log'), accessLines(0, 3000))
+    const sink = await run(dir, ['access.log'], {}, { 'batch-size': 5, concurrency: 1 })
+    assert.deepEqual(sink.acked, ids(0, 3000))
+  })
+
   test('a failing batch holds the checkpoint back; the next run re-sends from there and nothing acked twice', async (t) => {
     const dir = tmpDir(t)
     writeFileSync(join(dir, 'access.log'), accessLines(0, 50))
