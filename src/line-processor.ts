@@ -59,8 +59,8 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
    * A line is done: filtered or rejected. `ticket` is set for a line joined from container pieces: it has held
    * the checkpoint at the first piece since that piece was read, and is released now.
    */
-  function lineDone (progress: SourceProgress, end: number, ticket: Ticket | undefined): void {
-    progress.lineDone(end)
+  function lineDone (progress: SourceProgress, end: number, lineNo: number, ticket: Ticket | undefined): void {
+    progress.lineDone(end, lineNo)
     if (ticket !== undefined) progress.ack(ticket)
   }
 
@@ -72,7 +72,7 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
       logger.warn({ reason: issue.reason, source: progress.name, line: lineNo, offset: start, suppressed: gate.suppressed },
         `line ${lineNo} of ${progress.name} (offset ${start}) rejected: ${issue.reason}: ${issue.message}`)
     }
-    lineDone(progress, end, ticket)
+    lineDone(progress, end, lineNo, ticket)
   }
 
   function handleRecord (format: LineFormat, progress: SourceProgress, record: JsonRecord, raw: string, lineNo: number, start: number, end: number, ticket: Ticket | undefined): void {
@@ -80,7 +80,7 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
     if (isLineIssue(entry)) {
       if (entry.kind === 'skip') {
         summary.filter(entry.reason)
-        lineDone(progress, end, ticket)
+        lineDone(progress, end, lineNo, ticket)
       } else {
         rejectLine(progress, entry, raw, lineNo, start, end, ticket)
       }
@@ -90,7 +90,7 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
     if (typeof result === 'string') {
       summary.filter(result)
       logger.debug({ reason: result, source: progress.name, line: lineNo }, 'filtered')
-      lineDone(progress, end, ticket)
+      lineDone(progress, end, lineNo, ticket)
       return
     }
     if (isLineIssue(result)) {
@@ -103,10 +103,10 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
     }
     summary.hits++
     if (ticket === undefined) {
-      ticket = progress.hold(start, end)
+      ticket = progress.hold(start, end, lineNo)
     } else {
       // The joined line's own ticket (held since its first piece) is the hit's: record the end it reached.
-      progress.lineDone(end)
+      progress.lineDone(end, lineNo)
     }
     sink.push({ params: result, progress, ticket, lineNo, raw })
   }
@@ -181,14 +181,14 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
             summary.filter('partial_line_joined')
             partials.add(stream, content, end)
           } else {
-            partials.begin(stream, content, lineNo, start, end, progress.hold(start, end))
+            partials.begin(stream, content, lineNo, start, end, progress.hold(start, end, lineNo))
           }
           return
         }
         if (!open) {
           if (isBlank(content)) {
             summary.filter('empty_line')
-            progress.lineDone(end)
+            progress.lineDone(end, lineNo)
           } else {
             dispatch(raw, parseJsonLine(content), lineNo, start, end, undefined)
           }
@@ -206,7 +206,7 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
           lastEnd = end
           if (text.length === 0 || isBlank(text)) {
             summary.filter('empty_line')
-            progress.lineDone(end)
+            progress.lineDone(end, lineNo)
             return
           }
           // A JSON line starts with "{"; one starting with a digit can only be a CRI line (or garbage).
@@ -230,7 +230,7 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
             const stream = unwrapped.stream
             if (partials.has(stream)) summary.filter('partial_line_joined')
             if (unwrapped.partial) {
-              if (!partials.has(stream)) partials.begin(stream, '', lineNo, start, end, progress.hold(start, end))
+              if (!partials.has(stream)) partials.begin(stream, '', lineNo, start, end, progress.hold(start, end, lineNo))
               partials.overflow(stream, unwrapped.content, end)
               return
             }

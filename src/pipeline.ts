@@ -1,16 +1,27 @@
-// Wires sources → line processor → sink for one run, and owns the order of shutdown.
+// Wires sources → line processor → sink for one run (read or tail), keeps checkpoints, and owns the order of shutdown.
+import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { SourceProgress } from './ack/source-progress.js'
+import { createDurableGate, type DurableGate } from './checkpoint/durable-gate.js'
+import { AUTO_CONCURRENCY_CEILING } from './sink/adaptive-concurrency.js'
+import { CheckpointStore } from './checkpoint/store.js'
+import { createCheckpointWriter, type CheckpointWriter, type TrackedFile } from './checkpoint/writer.js'
 import type { Config } from './config/types.js'
+import { errors } from './errors.js'
 import { createLineProcessor, type LineProcessor } from './line-processor.js'
 import type { Logger } from './log.js'
 import { createRejectWriter, type RejectWriter } from './output/reject-file.js'
 import { createDryRunSink } from './sink/dry-run-sink.js'
 import { createMatomoSink, type DeliveryTuning } from './sink/matomo-sink.js'
 import type { HitSink } from './sink/sink.js'
-import { openFile } from './sources/read-file.js'
+import { compilePatterns, expandInputs, STDIN } from './sources/expand-inputs.js'
+import { identityOf, readHead } from './sources/fingerprint.js'
+import { streamFromHandle } from './sources/read-file.js'
 import { LineSplitter } from './sources/split-lines.js'
+import { feedLines } from './sources/feed-lines.js'
+import { createTailSet, type TailSet } from './sources/tail-set.js'
+import { waitDrained } from './sources/wait-drained.js'
 import { Summary } from './summary.js'
 
 export interface ForwardOptions {
@@ -18,7 +29,10 @@ export interface ForwardOptions {
   logger: Logger
   stdin?: Readable
   stdout?: NodeJS.WritableStream
-  /** Aborting stops reading; what was read is still delivered (see README "Shutdown"). */
+  /**
+   * Aborting stops reading; hits already read are still delivered for up to `config.shutdownTimeoutMs`, then
+   * the checkpoint (acknowledged lines only) and the summary are written.
+   */
   signal?: AbortSignal
   /** Replaces the sink the config asks for (tests, programmatic use). */
   sink?: HitSink
@@ -26,36 +40,112 @@ export interface ForwardOptions {
   summary?: Summary
   /** Retry and timer knobs of the Matomo sink (tests, benchmarks). */
   delivery?: DeliveryTuning
+  /** Directory relative inputs are resolved against. @default process.cwd() */
+  cwd?: string
+  /** How often checkpoints are written. @default 1000 */
+  checkpointIntervalMs?: number
 }
 
-/** Runs `read` (or a dry run): every input once, in order. Resolves with the summary; throws ForwardError. */
-export async function forward (options: ForwardOptions): Promise<Summary> {
-  const { config, logger } = options
-  const summary = options.summary ?? new Summary()
-  const stdout = options.stdout ?? process.stdout
-  const rejectPath = config.rejectFile ?? (config.dryRun ? undefined : join(config.stateDir, 'rejects.ndjson'))
-  const rejects: RejectWriter | undefined = rejectPath === undefined ? undefined : createRejectWriter(rejectPath)
-  const sink = options.sink ?? createSink(config, { stdout, summary, rejects, logger, signal: options.signal, tuning: options.delivery })
-  const processor = createLineProcessor({ config, summary, sink, logger, rejects })
+export interface TailOptions extends ForwardOptions {
+  /** How often open files are polled. @default 250 */
+  pollIntervalMs?: number
+  /** How long a rotated-away or deleted file must be idle before it is closed. @default 2000 */
+  retireIdleMs?: number
+}
 
+/** What one run holds open, in the order it is closed. */
+interface Run {
+  readonly config: Config
+  readonly logger: Logger
+  readonly summary: Summary
+  readonly sink: HitSink
+  readonly rejects: RejectWriter | undefined
+  readonly processor: LineProcessor
+  readonly store: CheckpointStore | undefined
+  readonly writer: CheckpointWriter | undefined
+  readonly signal: AbortSignal | undefined
+  /** Sources without a checkpoint (stdin), for the count of hits left in flight. */
+  readonly untracked: SourceProgress[]
+  readonly gate: DurableGate | undefined
+  outstanding: () => number
+}
+
+/** Most hits in flight at once, which bounds the duplicates after a crash (README "Delivery guarantee"). */
+export function inFlightLimit (config: Config): number {
+  // With --concurrency auto the sender adapts up to its ceiling.
+  const concurrency = config.concurrency === 'auto' ? AUTO_CONCURRENCY_CEILING : config.concurrency
+  return concurrency * config.batchSize
+}
+
+/** A source without a checkpoint (stdin): its acknowledged hits count as durable at once. */
+function untrackedSource (run: Run): SourceProgress {
+  const progress = new SourceProgress(STDIN, 0)
+  run.untracked.push(progress)
+  const gate = run.gate
+  if (gate !== undefined) progress.onCommit = () => { gate.durable(progress, progress.committed) }
+  return progress
+}
+
+/** Runs `read` (or a dry run): every input once, in order, each file from its checkpoint. Throws ForwardError. */
+export async function forward (options: ForwardOptions): Promise<Summary> {
+  const { config } = options
+  const expanded = await expandInputs(config.files, options.cwd ?? process.cwd())
+  // Reported before any input is read: a cron job with a mistyped path fails loudly, not silently.
+  if (expanded.unmatched.length > 0) throw errors.MF_ERR_SOURCE_NO_MATCH(expanded.unmatched.join(', '))
+  const run = await openRun(options, expanded.inputs.some((input) => input !== STDIN))
+  const tracked: TrackedFile[] = []
+  run.outstanding = () => sumOutstanding(run.untracked) + sumOutstanding(tracked.map((t) => t.progress))
   let failure: unknown
   try {
-    for (const input of config.files) {
-      if (options.signal?.aborted === true) break
-      const stream = input === '-' ? (options.stdin ?? process.stdin) : await openFile(input)
-      await readStream(stream, input, processor, sink, config, options.signal)
+    for (const input of expanded.inputs) {
+      if (run.signal?.aborted === true) break
+      if (input === STDIN) {
+        const progress = untrackedSource(run)
+        await readStream(run, options.stdin ?? process.stdin, progress, 0, 0)
+      } else {
+        await readFile(run, input, tracked)
+      }
     }
   } catch (err) {
     failure = err
   }
-  // Whatever happened while reading, hits already handed to the sink are delivered (or accounted for).
+  await finishRun(run, failure)
+  return run.summary
+}
+
+/** Runs `tail`: follows the files the patterns match until the signal aborts. Throws ForwardError. */
+export async function tail (options: TailOptions): Promise<Summary> {
+  const { config } = options
+  const patterns = compilePatterns(config.files, options.cwd ?? process.cwd())
+  const run = await openRun(options, patterns.length > 0)
+  const set: TailSet = createTailSet({
+    patterns,
+    deps: { processor: run.processor, sink: run.sink, maxLineBytes: config.maxLineBytes, logger: run.logger, writer: run.writer, signal: run.signal, lineByLine: run.gate !== undefined },
+    store: run.store,
+    ignoreCheckpoints: config.ignoreCheckpoints,
+    startAt: config.startAt,
+    pollIntervalMs: options.pollIntervalMs,
+    retireIdleMs: options.retireIdleMs
+  })
+  run.outstanding = () => sumOutstanding(run.untracked) + set.outstanding()
+  let failure: unknown
   try {
-    await sink.end()
-  } finally {
-    await rejects?.close()
+    const jobs: Array<Promise<unknown>> = [set.run(run.signal)]
+    if (config.files.includes(STDIN)) {
+      // Standard input is read to its end alongside the files; it has no checkpoint.
+      const progress = untrackedSource(run)
+      jobs.push(readStream(run, options.stdin ?? process.stdin, progress, 0, 0))
+    }
+    await Promise.all(jobs)
+  } catch (err) {
+    failure = err
   }
-  if (failure !== undefined) throw failure
-  return summary
+  try {
+    await finishRun(run, failure)
+  } finally {
+    await set.close()
+  }
+  return run.summary
 }
 
 interface SinkDeps {
@@ -72,25 +162,158 @@ function createSink (config: Config, deps: SinkDeps): HitSink {
   return createMatomoSink({ config, summary: deps.summary, rejects: deps.rejects, logger: deps.logger, signal: deps.signal, tuning: deps.tuning })
 }
 
-/** Reads one input to its end, pausing while the sink is saturated. */
-async function readStream (stream: Readable, name: string, processor: LineProcessor, sink: HitSink, config: Config, signal: AbortSignal | undefined): Promise<SourceProgress> {
-  const progress = new SourceProgress(name === '-' ? '-' : name, 0)
-  const handler = processor.forSource(progress)
-  const splitter = new LineSplitter(handler, { maxLineBytes: config.maxLineBytes })
+async function openRun (options: ForwardOptions, hasFiles: boolean): Promise<Run> {
+  const { config, logger } = options
+  const summary = options.summary ?? new Summary()
+  const rejectPath = config.rejectFile ?? (config.dryRun ? undefined : join(config.stateDir, 'rejects.ndjson'))
+  const rejects = rejectPath === undefined ? undefined : createRejectWriter(rejectPath)
+  const target = options.sink ?? createSink(config, { stdout: options.stdout ?? process.stdout, summary, rejects, logger, signal: options.signal, tuning: options.delivery })
+  // A dry run neither reads nor writes checkpoints (and takes no lock): it must not change what a real run sends.
+  const store = config.dryRun || !hasFiles ? undefined : await CheckpointStore.open(config.stateDir, { logger })
+  let gate: DurableGate | undefined
+  const writer = store === undefined
+    ? undefined
+    : createCheckpointWriter({ store, rejects, logger, intervalMs: options.checkpointIntervalMs, onDurable: (progress, offset) => { gate?.durable(progress, offset) } })
+  writer?.start()
+  if (writer !== undefined) gate = createDurableGate(target, inFlightLimit(config))
+  const sink: HitSink = gate ?? target
+  const processor = createLineProcessor({ config, summary, sink, logger, rejects })
+  return { config, logger, summary, sink, rejects, processor, store, writer, signal: options.signal, untracked: [], gate, outstanding: () => 0 }
+}
+
+/**
+ * End of a run, in crash-safe order: let the sink answer what is in flight (bounded by --shutdown-timeout-ms
+ * after an abort), write the final checkpoint (acknowledged lines only), close the reject file, release the
+ * lock. The first error wins; the checkpoint is written whatever happened before.
+ */
+async function finishRun (run: Run, failure: unknown): Promise<void> {
+  const problems: unknown[] = failure === undefined ? [] : [failure]
+  try {
+    if (run.signal?.aborted === true) {
+      const ended = run.sink.end()
+      ended.catch(() => undefined)
+      if (!await settlesWithin(ended, run.config.shutdownTimeoutMs)) {
+        const pending = run.outstanding()
+        run.summary.hitsPendingAtExit = pending
+        run.logger.warn({ pending, timeoutMs: run.config.shutdownTimeoutMs },
+          `shutdown: ${pending} hits were still unanswered after ${run.config.shutdownTimeoutMs} ms; they are not checkpointed and will be sent again by the next run`)
+      }
+    } else {
+      await run.sink.end()
+    }
+  } catch (err) {
+    problems.push(err)
+  }
+  try {
+    await run.writer?.stop()
+  } catch (err) {
+    problems.push(err)
+  }
+  try {
+    await run.rejects?.close()
+  } catch (err) {
+    problems.push(err)
+  }
+  try {
+    await run.store?.close()
+  } catch (err) {
+    problems.push(err)
+  }
+  if (problems.length > 0) throw problems[0]
+}
+
+async function settlesWithin (promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => { resolve(false) }, ms) })
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+function sumOutstanding (progresses: readonly SourceProgress[]): number {
+  let n = 0
+  for (const p of progresses) n += p.outstanding
+  return n
+}
+
+/** Reads one file from its checkpoint up to the size it has now (later lines are for the next run). */
+async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promise<void> {
+  const { config, logger, store } = run
+  let handle
+  try {
+    handle = await open(path, 'r')
+  } catch (err) {
+    throw errors.MF_ERR_SOURCE_UNREADABLE(path, (err as NodeJS.ErrnoException).code ?? (err as Error).message, { cause: err })
+  }
+  try {
+    const ids = await handle.stat({ bigint: true })
+    const rawSize = Number(ids.size)
+    const { head, gzip } = await readHead(handle)
+    const match = config.ignoreCheckpoints || store === undefined ? undefined : store.find(ids, head)
+    let start = match?.entry.offset ?? 0
+    let line = match?.entry.line ?? 0
+    if (match !== undefined && !gzip && start > rawSize) {
+      if (match.by === 'inode') {
+        logger.warn({ path, size: rawSize, checkpoint: start }, `${path} is shorter than its checkpoint: it was truncated; reading it from the start`)
+        start = 0
+        line = 0
+      } else {
+        start = rawSize
+      }
+    }
+    if (match !== undefined && start > 0) {
+      logger.info({ path, offset: start, by: match.by }, `${path}: resuming at byte ${start}${match.by === 'content' ? ` (same content as ${match.entry.path})` : ''}`)
+    }
+    const progress = new SourceProgress(path, start, line)
+    const file: TrackedFile = { identity: identityOf(ids, head), path, progress }
+    tracked.push(file)
+    run.writer?.track(file, match?.by === 'inode' ? match.entry : undefined)
+    if (gzip && match?.by === 'inode' && match.entry.completeRawSize === rawSize) {
+      // Finished before and unchanged since: not decompressed again.
+      file.eof = { offset: start, rawSize }
+      return
+    }
+    if (!gzip && start >= rawSize) {
+      file.eof = { offset: start, rawSize }
+      return
+    }
+    const stream = streamFromHandle(handle, gzip, start, gzip ? undefined : rawSize)
+    const end = await readStream(run, stream, progress, start, line)
+    if (end !== undefined) file.eof = { offset: end, rawSize }
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * Reads one input to its end, pausing while the sink is saturated. Resolves with the end offset, or
+ * undefined when aborted (then a last line without newline is not processed: the file did not end there).
+ */
+async function readStream (run: Run, stream: Readable, progress: SourceProgress, start: number, line: number): Promise<number | undefined> {
+  const { sink, signal } = run
+  const handler = run.processor.forSource(progress)
+  const splitter = new LineSplitter(handler, { maxLineBytes: run.config.maxLineBytes, startOffset: start, startLine: line })
   const onAbort = (): void => { stream.destroy() }
   signal?.addEventListener('abort', onAbort, { once: true })
   try {
+    const lineByLine = run.gate !== undefined
     for await (const chunk of stream as AsyncIterable<Buffer | string>) {
-      splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
-      if (sink.saturated) await sink.drained()
+      await feedLines(splitter, typeof chunk === 'string' ? Buffer.from(chunk) : chunk, sink, signal, lineByLine)
+      if (sink.saturated) await waitDrained(sink, signal)
+      if (signal?.aborted === true) return undefined
     }
-    splitter.end()
-    handler.finish()
   } catch (err) {
     // An abort destroys the stream on purpose: the lines read so far are processed, the rest waits.
-    if (signal?.aborted !== true) throw err
+    if (signal?.aborted === true) return undefined
+    if ((err as { code?: string }).code?.startsWith('MF_ERR_') === true) throw err
+    throw errors.MF_ERR_SOURCE_UNREADABLE(progress.name, (err as Error).message, { cause: err })
   } finally {
     signal?.removeEventListener('abort', onAbort)
   }
-  return progress
+  if (signal?.aborted === true) return undefined
+  splitter.end()
+  handler.finish()
+  return splitter.lineStart
 }

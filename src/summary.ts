@@ -12,6 +12,7 @@ export interface SummaryJson {
   hits_tracked_total: number
   hits_invalid_total: number
   hits_unaccounted_total: number
+  hits_pending_at_exit_total: number
   batches_total: number
   retries_total: number
   duration_seconds: number
@@ -32,6 +33,8 @@ export class Summary {
   hitsUnaccounted = 0
   batches = 0
   retries = 0
+  /** Hits still unanswered when the shutdown timeout expired: not checkpointed, sent again by the next run. */
+  hitsPendingAtExit = 0
   private readonly startedAt: number
 
   constructor (now: number = performance.now()) {
@@ -68,6 +71,7 @@ export class Summary {
       hits_tracked_total: this.hitsTracked,
       hits_invalid_total: this.hitsInvalid,
       hits_unaccounted_total: this.hitsUnaccounted,
+      hits_pending_at_exit_total: this.hitsPendingAtExit,
       batches_total: this.batches,
       retries_total: this.retries,
       duration_seconds: round(seconds, 3),
@@ -92,6 +96,7 @@ export class Summary {
         `  invalid      ${s.hits_invalid_total}`,
         `  unaccounted  ${s.hits_unaccounted_total}`
       )
+      if (s.hits_pending_at_exit_total > 0) lines.push(`  unanswered   ${s.hits_pending_at_exit_total} (stopped before Matomo answered; sent again next run)`)
     }
     lines.push(`  duration     ${s.duration_seconds.toFixed(2)} s (${s.lines_per_second} lines/s)`)
     return lines.join('\n') + '\n'

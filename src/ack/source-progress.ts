@@ -4,6 +4,8 @@
 export interface Ticket {
   readonly start: number
   readonly end: number
+  /** 1-based line number of the hit's line (0 when unknown). */
+  readonly line: number
   done: boolean
 }
 
@@ -17,16 +19,23 @@ export class SourceProgress {
   readonly name: string
   /** Offset up to which every line is done: what a checkpoint may record. */
   committed: number
+  /** Lines before `committed` (exact when every caller passes line numbers; 0 when unknown). */
+  committedLine: number
   /** Lines before `committed`, for line numbers on resume (approximate when resumed from an older version). */
   private lastEnd: number
+  private lastLine: number
+  /** Called when an ack moves `committed` (the checkpoint writer records it at once). */
+  onCommit: (() => void) | undefined
   private queue: Ticket[] = []
   private head = 0
   private pending = 0
 
-  constructor (name: string, startOffset = 0) {
+  constructor (name: string, startOffset = 0, startLine = 0) {
     this.name = name
     this.committed = startOffset
     this.lastEnd = startOffset
+    this.committedLine = startLine
+    this.lastLine = startLine
   }
 
   /** Hits not yet acknowledged. */
@@ -35,15 +44,20 @@ export class SourceProgress {
   }
 
   /** A line finished at once (filtered, rejected, skipped). */
-  lineDone (end: number): void {
+  lineDone (end: number, line = 0): void {
     this.lastEnd = end
-    if (this.head === this.queue.length) this.committed = end
+    this.lastLine = line
+    if (this.head === this.queue.length) {
+      this.committed = end
+      this.committedLine = line
+    }
   }
 
   /** A hit line: done when its ticket is acknowledged. */
-  hold (start: number, end: number): Ticket {
+  hold (start: number, end: number, line = 0): Ticket {
     this.lastEnd = end
-    const ticket: Ticket = { start, end, done: false }
+    this.lastLine = line
+    const ticket: Ticket = { start, end, line, done: false }
     this.queue.push(ticket)
     this.pending++
     return ticket
@@ -55,11 +69,13 @@ export class SourceProgress {
     this.pending--
     const queue = this.queue
     let head = this.head
+    if (head >= queue.length || queue[head] !== ticket) return
     while (head < queue.length && (queue[head] as Ticket).done) head++
     if (head === queue.length) {
       this.queue = []
       this.head = 0
       this.committed = this.lastEnd
+      this.committedLine = this.lastLine
     } else {
       // Compact now and then so the array does not grow without bound on a long tail.
       if (head > 4096 && head * 2 > queue.length) {
@@ -67,7 +83,10 @@ export class SourceProgress {
         head = 0
       }
       this.head = head
-      this.committed = (this.queue[head] as Ticket).start
+      const first = this.queue[head] as Ticket
+      this.committed = first.start
+      this.committedLine = first.line > 0 ? first.line - 1 : 0
     }
+    this.onCommit?.()
   }
 }

@@ -60,7 +60,7 @@ export async function main (args: readonly string[], io: CliIo): Promise<number>
   const logger = createLogger(config.logLevel, io.stderr)
   try {
     const { runCommand } = await import('./run-command.js')
-    const result = await runCommand(config, { logger, stdin: io.stdin, stdout: io.stdout, signal: io.signal })
+    const result = await runCommand(config, { logger, stdin: io.stdin, stdout: io.stdout, signal: io.signal, cwd: io.cwd })
     if (result.error !== undefined) reportError(result.error, io)
     if (result.summary !== undefined) {
       io.stderr.write(result.summary.format({ dryRun: config.dryRun }))
@@ -122,4 +122,7 @@ if (isEntry || isBin) {
     cwd: process.cwd(),
     signal: controller.signal
   })
+  // Stopped by a signal: the checkpoint and summary are written; requests abandoned at the shutdown timeout
+  // must not keep the process alive (their hits are not checkpointed and are sent again next run).
+  if (controller.signal.aborted) process.exit()
 }

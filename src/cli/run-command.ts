@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream'
 import type { Config } from '../config/types.js'
 import { EXIT, errors, isForwardError, type ForwardError } from '../errors.js'
 import type { Logger } from '../log.js'
-import { forward } from '../pipeline.js'
+import { forward, tail, type ForwardOptions } from '../pipeline.js'
 import { createBulkClient } from '../sink/bulk-request.js'
 import { formatPreflight, runPreflight, type PreflightReport } from '../sink/preflight.js'
 import { Summary } from '../summary.js'
@@ -13,6 +13,8 @@ export interface CommandDeps {
   stdin: Readable
   stdout: NodeJS.WritableStream
   signal: AbortSignal | undefined
+  /** Directory relative inputs are resolved against. */
+  cwd?: string
 }
 
 export interface CommandResult {
@@ -28,25 +30,31 @@ export async function runCommand (config: Config, deps: CommandDeps): Promise<Co
   }
   switch (config.command) {
     case 'read': {
-      if (!config.dryRun && config.preflight) await preflightOrThrow(config, deps)
-      const summary = new Summary()
-      try {
-        await forward({ config, logger: deps.logger, stdin: deps.stdin, stdout: deps.stdout, signal: deps.signal, summary })
-      } catch (err) {
-        // The summary still says what was delivered before the stop.
-        if (isForwardError(err)) return { summary, exitCode: err.exitCode, error: err }
-        throw err
-      }
-      return { summary, exitCode: exitCodeOf(summary) }
+      return await runPipeline(forward, config, deps)
+    }
+    case 'tail': {
+      return await runPipeline(tail, config, deps)
     }
     case 'check': {
       const report = await preflight(config, deps.signal)
       deps.stdout.write(formatPreflight(report))
       return { summary: undefined, exitCode: report.ok ? EXIT.ok : EXIT.undelivered }
     }
-    case 'tail':
-      throw new Error(`${config.command} is not available in this build`)
   }
+}
+
+/** read and tail: preflight, then the pipeline; a coded error still returns the summary of what was done. */
+async function runPipeline (run: (options: ForwardOptions) => Promise<Summary>, config: Config, deps: CommandDeps): Promise<CommandResult> {
+  if (!config.dryRun && config.preflight) await preflightOrThrow(config, deps)
+  const summary = new Summary()
+  try {
+    await run({ config, logger: deps.logger, stdin: deps.stdin, stdout: deps.stdout, signal: deps.signal, cwd: deps.cwd, summary })
+  } catch (err) {
+    // The summary still says what was delivered before the stop.
+    if (isForwardError(err)) return { summary, exitCode: err.exitCode, error: err }
+    throw err
+  }
+  return { summary, exitCode: exitCodeOf(summary) }
 }
 
 /** Runs the preflight with a client of its own; logs warnings, throws MF_ERR_SINK_PREFLIGHT on any failure. */
@@ -72,9 +80,12 @@ async function preflight (config: Config, signal: AbortSignal | undefined): Prom
   }
 }
 
-/** 3 when Matomo counted hits invalid; 1 when some were not accounted for; 0 when every hit was delivered or deliberately filtered/rejected. */
+/**
+ * 1 when hits were not accounted for or the shutdown timeout left hits unanswered; 3 when Matomo counted hits
+ * invalid; 0 when every hit was delivered or deliberately filtered/rejected.
+ */
 export function exitCodeOf (summary: Summary): number {
-  if (summary.hitsUnaccounted > 0) return EXIT.undelivered
+  if (summary.hitsUnaccounted > 0 || summary.hitsPendingAtExit > 0) return EXIT.undelivered
   if (summary.hitsInvalid > 0) return EXIT.matomoRejected
   return EXIT.ok
 }

@@ -1,5 +1,5 @@
 // The reject file: one NDJSON record per rejected line (reason, source, line, offset, raw line).
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
+import { createWriteStream, fsync, mkdirSync, type WriteStream } from 'node:fs'
 import { dirname } from 'node:path'
 import { once } from 'node:events'
 import { errors } from '../errors.js'
@@ -15,6 +15,11 @@ export interface RejectRecord {
 
 export interface RejectWriter {
   write: (record: RejectRecord) => void
+  /**
+   * Resolves once every record written so far is on disk (fsync). A checkpoint that covers rejected lines is
+   * written only after this, so a crash cannot lose a rejected line: it is in the file or read again.
+   */
+  flush: () => Promise<void>
   /** Flushes and closes; rejects with MF_ERR_OUTPUT_WRITE if any write failed. */
   close: () => Promise<void>
 }
@@ -23,6 +28,8 @@ export interface RejectWriter {
 export function createRejectWriter (path: string): RejectWriter {
   let stream: WriteStream | undefined
   let failure: Error | undefined
+  /** Records written since the last flush. */
+  let unflushed = false
   const open = (): WriteStream => {
     mkdirSync(dirname(path), { recursive: true })
     const s = createWriteStream(path, { flags: 'a' })
@@ -33,6 +40,23 @@ export function createRejectWriter (path: string): RejectWriter {
     write (record) {
       stream ??= open()
       stream.write(JSON.stringify({ time: new Date().toISOString(), ...record }) + '\n')
+      unflushed = true
+    },
+    async flush () {
+      const s = stream
+      if (s === undefined || !unflushed) return
+      unflushed = false
+      // Writes complete in order: when this empty write's callback runs, every earlier record is written.
+      await new Promise<void>((resolve, reject) => {
+        s.write('', (err) => { if (err == null) resolve(); else reject(err) })
+      }).then(async () => {
+        const fd = (s as unknown as { fd: number | null }).fd
+        if (typeof fd === 'number') await new Promise<void>((resolve, reject) => { fsync(fd, (err) => { if (err === null) resolve(); else reject(err) }) })
+      }).catch((err: unknown) => {
+        unflushed = true
+        failure ??= err as Error
+        throw errors.MF_ERR_OUTPUT_WRITE(path, (err as Error).message, { cause: err })
+      })
     },
     async close () {
       if (stream !== undefined) {

@@ -115,6 +115,10 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
   let drainWaiters: Array<{ resolve: () => void, reject: (err: unknown) => void }> = []
   let idleWaiters: Array<() => void> = []
   let warnedNoIndices = false
+  let flushWanted = false
+  let rejectFailed: (error: ForwardError) => void = () => undefined
+  const failed = new Promise<never>((_resolve, reject) => { rejectFailed = reject })
+  failed.catch(() => undefined)
   /** Until a batch tracks something, all-invalid answers without indices are held unacknowledged here. */
   let tokenProven = false
   const heldAllInvalid: Batch[] = []
@@ -132,6 +136,7 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
   function fail (error: ForwardError): void {
     if (failure !== undefined) return
     failure = error
+    rejectFailed(error)
     stopRetries.abort(error)
     for (const lane of lanes) {
       if (lane.timer !== undefined) clearTimer(lane.timer)
@@ -171,8 +176,19 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
     void deliver(lane, batch).finally(() => {
       lane.busy = false
       pump(lane)
+      flushIfIdle()
       checkIdle()
     })
+  }
+
+  /**
+   * A flush asked for while requests are in flight waits for them: their answers usually let the reader go on
+   * and fill the open batches. Only when nothing is in flight can waiting not help, and partial batches go.
+   */
+  function flushIfIdle (): void {
+    if (!flushWanted || lanes.some((lane) => lane.busy)) return
+    flushWanted = false
+    for (const lane of lanes) close(lane)
   }
 
   function settle (count: number): void {
@@ -385,6 +401,11 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
       if (buffered <= highWater) return
       await new Promise<void>((resolve, reject) => { drainWaiters.push({ resolve, reject }) })
     },
+    flush (): void {
+      flushWanted = true
+      flushIfIdle()
+    },
+    stopped: failed,
     async end (): Promise<void> {
       for (const lane of lanes) close(lane)
       await new Promise<void>((resolve) => {

@@ -21,4 +21,11 @@ export interface HitSink {
   drained: () => Promise<void>
   /** No more hits: sends what is buffered and resolves when every hit has been answered. */
   end: () => Promise<void>
+  /**
+   * Sends what is buffered now, without waiting for full batches or their age. Called when the reader is held
+   * back by something other than the sink (the durable gate): waiting for the age flush would only stall it.
+   */
+  flush?: () => void
+  /** Rejects with the error that stopped the sink (never resolves): lets a waiting wrapper stop waiting. */
+  readonly stopped?: Promise<never>
 }

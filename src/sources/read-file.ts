@@ -1,6 +1,6 @@
 // Opens an input for one-shot reading: a plain or gzip file (detected by magic bytes, not name), or stdin.
 import { createReadStream } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { open, type FileHandle } from 'node:fs/promises'
 import { createGunzip } from 'node:zlib'
 import type { Readable } from 'node:stream'
 import { errors } from '../errors.js'
@@ -33,6 +33,22 @@ export async function openFile (path: string, startOffset = 0): Promise<Readable
   const raw = createReadStream(path, { highWaterMark: READ_CHUNK_BYTES })
   const gunzip = createGunzip({ chunkSize: READ_CHUNK_BYTES })
   raw.on('error', (err) => gunzip.destroy(err))
+  raw.pipe(gunzip)
+  return startOffset === 0 ? gunzip : skipBytes(gunzip, startOffset)
+}
+
+/**
+ * A stream of an open file's content from `startOffset` up to `endOffset` (exclusive; plain files only: a
+ * `read` takes the file as it was when opened, and later lines are for the next run). The handle stays open.
+ */
+export function streamFromHandle (handle: FileHandle, gzip: boolean, startOffset: number, endOffset?: number): Readable {
+  if (!gzip) {
+    return handle.createReadStream({ start: startOffset, end: endOffset === undefined ? undefined : endOffset - 1, highWaterMark: READ_CHUNK_BYTES, autoClose: false })
+  }
+  const raw = handle.createReadStream({ start: 0, highWaterMark: READ_CHUNK_BYTES, autoClose: false })
+  const gunzip = createGunzip({ chunkSize: READ_CHUNK_BYTES })
+  raw.on('error', (err) => gunzip.destroy(err))
+  gunzip.on('close', () => raw.destroy())
   raw.pipe(gunzip)
   return startOffset === 0 ? gunzip : skipBytes(gunzip, startOffset)
 }

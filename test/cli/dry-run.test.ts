@@ -43,7 +43,7 @@ describe('bin/matomo-forward.js (built dist)', () => {
     assert.match(r.stderr, /hits +5/)
     assert.match(r.stderr, /filtered +2 +\(excluded_path: 1, not_an_access_entry: 1\)/)
     assert.match(r.stderr, /rejected +2 +\(invalid_json: 1, invalid_time: 1\)/)
-    assert.match(r.stderr, /line 8 of fixtures\/logs\/pino-http.ndjson \(offset \d+\) rejected: invalid_json/)
+    assert.match(r.stderr, /line 8 of \S*fixtures\/logs\/pino-http.ndjson \(offset \d+\) rejected: invalid_json/)
   })
 
   test('reads standard input with -, and the nginx JSON layout of import_logs.py', async () => {

@@ -84,8 +84,9 @@ describe('delivery (integration)', () => {
     assert.equal(summary.hitsTracked, count)
     assert.equal(summary.hitsInvalid, 0)
     assert.equal(summary.hitsUnaccounted, 0)
-    // Full batches of 200, plus at most one partial batch per lane at the end.
-    assert.ok(summary.batches >= count / 200 && summary.batches <= count / 200 + 2, `${summary.batches} batches`)
+    // Batches of up to 200. The checkpoint's duplicate gate (at most concurrency × batch size hits not yet on
+    // disk) sends partly filled batches when it holds the reader back, so batches average well under 200.
+    assert.ok(summary.batches >= count / 200 && summary.batches <= count / 50, `${summary.batches} batches`)
     assert.ok(summary.retries >= Math.floor(matomo.bulkCount / 3) - 1, `${summary.retries} retries for ${matomo.bulkCount} requests`)
     assert.equal(exitCodeOf(summary), EXIT.ok)
   })

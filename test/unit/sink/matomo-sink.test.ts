@@ -130,7 +130,7 @@ describe('createMatomoSink: sending', () => {
     assert.equal(timers.length, 1)
     assert.equal(timers[0]!.ms, 750)
     timers[0]!.fn()
-    await waitFor(() => s.progress.committed === 300, 'the age flush to deliver and acknowledge 3 hits')
+    await waitFor('the age flush to deliver and acknowledge 3 hits', () => s.progress.committed === 300)
     assert.equal(s.matomo.hits.length, 3)
     await s.sink.end()
   })

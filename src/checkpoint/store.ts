@@ -1,0 +1,375 @@
+// The checkpoint store of one --state-dir: per file identity, the offset below which every line is done; versioned, atomic, locked.
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { errors } from '../errors.js'
+import type { Logger } from '../log.js'
+import { FINGERPRINT_BYTES, hashHead, headMatches, identityKey, isFullFingerprint, type FileIdentity, type FileStatIds } from '../sources/fingerprint.js'
+
+export const CHECKPOINT_FILE = 'checkpoints.json'
+export const LOCK_FILE = 'lock'
+export const CHECKPOINT_VERSION = 1
+/** Entries of files no run has looked at for this long are dropped (a year of daily rotations stays small). */
+export const CHECKPOINT_EXPIRY_MS = 30 * 24 * 3600 * 1000
+/** An empty lock file younger than this belongs to a process that is still writing its pid into it. */
+const EMPTY_LOCK_GRACE_MS = 10_000
+
+/** One file's progress. Keyed by identity, not path: a renamed (rotated) file keeps its checkpoint. */
+export interface CheckpointEntry extends FileIdentity {
+  /** Every line before this byte offset is done (acknowledged, filtered or rejected). Decompressed bytes for gzip. */
+  offset: number
+  /** Lines before `offset`, for line numbers in reports (0 when unknown). */
+  line: number
+  /** Where the file was last seen, for humans; never used to match. */
+  path: string
+  /** ISO time of the last change, or of the first look in a run (drives expiry). */
+  updatedAt: string
+  /**
+   * The file's size on disk when every line of it was done. A gzip file of that size is finished and is
+   * skipped without decompressing it again.
+   */
+  completeRawSize?: number
+}
+
+interface CheckpointFileV1 {
+  version: 1
+  /** Increases with every write: tells which of the main and the temp file is newer. */
+  seq: number
+  writtenAt: string
+  sources: CheckpointEntry[]
+}
+
+export interface CheckpointPosition {
+  offset: number
+  line: number
+  path: string
+  completeRawSize?: number
+}
+
+export interface CheckpointMatch {
+  entry: Readonly<CheckpointEntry>
+  /** 'inode': same dev+ino and same head. 'content': same full head only (the file was copied or recompressed). */
+  by: 'inode' | 'content'
+}
+
+export interface CheckpointStoreOptions {
+  logger?: Logger
+  now?: () => number
+  expiryMs?: number
+}
+
+type ReadResult = { kind: 'missing' } | { kind: 'invalid', reason: string } | { kind: 'ok', data: CheckpointFileV1 }
+
+export class CheckpointStore {
+  readonly dir: string
+  readonly path: string
+  readonly lockPath: string
+  private readonly entries = new Map<string, CheckpointEntry>()
+  /** Keys set at least once by this process: their updatedAt has been refreshed. */
+  private readonly touched = new Set<string>()
+  private seq = 0
+  private changed = false
+  private writing: Promise<unknown> = Promise.resolve()
+  private closed = false
+  private readonly logger: Logger | undefined
+  private readonly now: () => number
+  private readonly expiryMs: number
+
+  private constructor (dir: string, options: CheckpointStoreOptions) {
+    this.dir = dir
+    this.path = join(dir, CHECKPOINT_FILE)
+    this.lockPath = join(dir, LOCK_FILE)
+    this.logger = options.logger
+    this.now = options.now ?? Date.now
+    this.expiryMs = options.expiryMs ?? CHECKPOINT_EXPIRY_MS
+  }
+
+  /**
+   * Creates the state directory if needed, takes its lock (MF_ERR_CHECKPOINT_LOCKED if another live process
+   * holds it) and loads the checkpoints (MF_ERR_CHECKPOINT_CORRUPT if they cannot be recovered).
+   */
+  static async open (dir: string, options: CheckpointStoreOptions = {}): Promise<CheckpointStore> {
+    const store = new CheckpointStore(dir, options)
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 })
+    } catch (err) {
+      throw errors.MF_ERR_CHECKPOINT_WRITE(dir, (err as Error).message, { cause: err })
+    }
+    await store.lock()
+    try {
+      await store.load()
+    } catch (err) {
+      await store.unlock()
+      throw err
+    }
+    return store
+  }
+
+  get size (): number {
+    return this.entries.size
+  }
+
+  /** Whether there are changes not yet on disk. */
+  get dirty (): boolean {
+    return this.changed
+  }
+
+  /** Every entry, for reports and tests. */
+  list (): Array<Readonly<CheckpointEntry>> {
+    return [...this.entries.values()]
+  }
+
+  /**
+   * The checkpoint of the file with these ids whose content starts with `head`. Falls back to a checkpoint
+   * with the same full head on another inode (the file was copied, or rotated and compressed).
+   */
+  find (ids: FileStatIds, head: Buffer): CheckpointMatch | undefined {
+    const dev = String(ids.dev)
+    const ino = String(ids.ino)
+    let best: CheckpointEntry | undefined
+    for (const entry of this.entries.values()) {
+      if (entry.dev !== dev || entry.ino !== ino || !headMatches(entry, head)) continue
+      if (best === undefined || entry.headBytes > best.headBytes || (entry.headBytes === best.headBytes && entry.updatedAt > best.updatedAt)) best = entry
+    }
+    if (best !== undefined) return { entry: best, by: 'inode' }
+    if (head.length < FINGERPRINT_BYTES) return undefined
+    // Only a full-length head is trusted on its own: short heads ({"level":30,...) are too alike.
+    const hash = hashHead(head.subarray(0, FINGERPRINT_BYTES))
+    for (const entry of this.entries.values()) {
+      if (!isFullFingerprint(entry) || entry.headHash !== hash) continue
+      if (best === undefined || entry.updatedAt > best.updatedAt) best = entry
+    }
+    return best === undefined ? undefined : { entry: best, by: 'content' }
+  }
+
+  /**
+   * Records a file's position. `replaces` is the same file's earlier, shorter fingerprint: its entry is
+   * removed so a growing file keeps one entry.
+   */
+  set (identity: FileIdentity, position: CheckpointPosition, replaces?: FileIdentity): void {
+    const key = identityKey(identity)
+    if (replaces !== undefined) {
+      const old = identityKey(replaces)
+      if (old !== key && this.entries.delete(old)) this.changed = true
+    }
+    const current = this.entries.get(key)
+    const firstTouch = !this.touched.has(key)
+    if (current !== undefined && !firstTouch && current.offset === position.offset && current.line === position.line && current.path === position.path &&
+      current.completeRawSize === position.completeRawSize) return
+    this.touched.add(key)
+    this.entries.set(key, {
+      dev: identity.dev,
+      ino: identity.ino,
+      headBytes: identity.headBytes,
+      headHash: identity.headHash,
+      offset: position.offset,
+      line: position.line,
+      path: position.path,
+      updatedAt: new Date(this.now()).toISOString(),
+      ...(position.completeRawSize === undefined ? {} : { completeRawSize: position.completeRawSize })
+    })
+    this.changed = true
+  }
+
+  /** Writes the checkpoints if anything changed since the last write. Resolves true when it wrote. */
+  async write (): Promise<boolean> {
+    const run = this.writing.then(async () => await this.writeNow())
+    this.writing = run.catch(() => undefined)
+    return await run
+  }
+
+  /** Waits for a write in progress and releases the lock. The store must not be used afterwards. */
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.writing
+    await this.unlock()
+  }
+
+  private async writeNow (): Promise<boolean> {
+    if (!this.changed) return false
+    this.expire()
+    const tmp = this.path + '.tmp'
+    const data: CheckpointFileV1 = {
+      version: CHECKPOINT_VERSION,
+      seq: this.seq + 1,
+      writtenAt: new Date(this.now()).toISOString(),
+      sources: [...this.entries.values()].sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0)
+    }
+    // Cleared before the await: a set() during the write marks it dirty again and is written next time.
+    this.changed = false
+    try {
+      // Crash safety: the temp file is complete and on disk before it replaces the main file, and the rename
+      // itself is made durable by syncing the directory. A crash at any point leaves a valid main file, or a
+      // valid temp file that load() prefers because its seq is higher.
+      const handle = await open(tmp, 'w', 0o600)
+      try {
+        await handle.writeFile(JSON.stringify(data, null, 1) + '\n')
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+      await rename(tmp, this.path)
+      await syncDir(this.dir)
+    } catch (err) {
+      this.changed = true
+      throw errors.MF_ERR_CHECKPOINT_WRITE(this.path, (err as Error).message, { cause: err })
+    }
+    this.seq = data.seq
+    return true
+  }
+
+  private expire (): void {
+    const limit = new Date(this.now() - this.expiryMs).toISOString()
+    for (const [key, entry] of this.entries) {
+      if (!this.touched.has(key) && entry.updatedAt < limit) this.entries.delete(key)
+    }
+  }
+
+  private async load (): Promise<void> {
+    const main = await readCheckpointFile(this.path)
+    const tmp = await readCheckpointFile(this.path + '.tmp')
+    let data: CheckpointFileV1 | undefined
+    if (tmp.kind === 'ok' && (main.kind !== 'ok' || tmp.data.seq > main.data.seq)) {
+      // A crash between writing the temp file and renaming it: the temp file is the newer, complete state.
+      this.logger?.warn({ path: this.path }, `recovered checkpoints from ${this.path}.tmp (the last write was interrupted)`)
+      data = tmp.data
+      this.changed = true
+    } else if (main.kind === 'ok') {
+      data = main.data
+    } else if (main.kind === 'invalid') {
+      throw errors.MF_ERR_CHECKPOINT_CORRUPT(this.path, main.reason)
+    } else if (tmp.kind === 'invalid') {
+      // The very first write was interrupted: nothing was ever recorded, so starting empty loses nothing.
+      this.logger?.warn({ path: this.path }, `ignoring the incomplete ${this.path}.tmp left by an interrupted first write (${tmp.reason})`)
+    }
+    if (data === undefined) return
+    this.seq = data.seq
+    for (const entry of data.sources) this.entries.set(identityKey(entry), entry)
+  }
+
+  private async lock (): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const handle = await open(this.lockPath, 'wx', 0o644)
+        try {
+          await handle.writeFile(`${process.pid}\n`)
+        } finally {
+          await handle.close()
+        }
+        return
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw errors.MF_ERR_CHECKPOINT_WRITE(this.lockPath, (err as Error).message, { cause: err })
+      }
+      const holder = await readLockHolder(this.lockPath)
+      if (holder === 'gone') continue
+      if (holder === 'starting') throw errors.MF_ERR_CHECKPOINT_LOCKED(this.dir, `that is starting (empty lock file ${this.lockPath})`)
+      if (typeof holder === 'number' && isAlive(holder)) {
+        throw errors.MF_ERR_CHECKPOINT_LOCKED(this.dir, `${holder} (lock file ${this.lockPath}; if that process is not matomo-forward, delete the lock file)`)
+      }
+      // The holder died without releasing the lock (kill -9, power loss). Two processes taking over the same
+      // stale lock at the same instant could both succeed; that needs two starts within microseconds of
+      // each other after a crash, and is accepted.
+      this.logger?.warn({ lock: this.lockPath, pid: holder }, `taking over the stale lock of process ${String(holder)}, which is no longer running`)
+      await unlink(this.lockPath).catch(ignoreMissing)
+    }
+    throw errors.MF_ERR_CHECKPOINT_LOCKED(this.dir, `unknown (lock file ${this.lockPath} keeps changing)`)
+  }
+
+  private async unlock (): Promise<void> {
+    const holder = await readLockHolder(this.lockPath)
+    if (holder === process.pid) await unlink(this.lockPath).catch(ignoreMissing)
+  }
+}
+
+async function readLockHolder (path: string): Promise<number | 'gone' | 'starting' | 'garbage'> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone'
+    throw errors.MF_ERR_CHECKPOINT_WRITE(path, (err as Error).message, { cause: err })
+  }
+  const trimmed = text.trim()
+  if (trimmed === '') {
+    const info = await stat(path).catch(() => undefined)
+    if (info === undefined) return 'gone'
+    return Date.now() - info.mtimeMs < EMPTY_LOCK_GRACE_MS ? 'starting' : 'garbage'
+  }
+  const pid = Number(trimmed)
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : 'garbage'
+}
+
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    // EPERM: the process exists but belongs to another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+function ignoreMissing (err: unknown): void {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+}
+
+async function syncDir (dir: string): Promise<void> {
+  let handle
+  try {
+    handle = await open(dir, 'r')
+    await handle.sync()
+  } catch (err) {
+    // Some platforms and file systems cannot fsync a directory; the rename is then as durable as they allow.
+    const code = (err as NodeJS.ErrnoException).code
+    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF') throw err
+  } finally {
+    await handle?.close()
+  }
+}
+
+async function readCheckpointFile (path: string): Promise<ReadResult> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' }
+    return { kind: 'invalid', reason: (err as Error).message }
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (err) {
+    return { kind: 'invalid', reason: `not valid JSON, probably cut short: ${(err as Error).message}` }
+  }
+  const problem = checkFile(parsed)
+  return problem === undefined ? { kind: 'ok', data: parsed as CheckpointFileV1 } : { kind: 'invalid', reason: problem }
+}
+
+const DIGITS = /^\d+$/
+const HEX_HASH = /^[0-9a-f]{32}$/
+
+/** Why the parsed value is not a version-1 checkpoint file, or undefined when it is one. */
+function checkFile (value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'not a JSON object'
+  const file = value as Record<string, unknown>
+  if (typeof file.version === 'number' && file.version > CHECKPOINT_VERSION) {
+    return `written by a newer matomo-forward (format version ${file.version}, this one reads ${CHECKPOINT_VERSION})`
+  }
+  if (file.version !== CHECKPOINT_VERSION) return `unknown format version ${JSON.stringify(file.version)}`
+  if (!isCount(file.seq)) return 'seq is not a non-negative integer'
+  if (!Array.isArray(file.sources)) return 'sources is not an array'
+  for (const [i, item] of (file.sources as unknown[]).entries()) {
+    const e = item as Partial<Record<keyof CheckpointEntry, unknown>> | null
+    const ok = e !== null && typeof e === 'object' &&
+      typeof e.dev === 'string' && DIGITS.test(e.dev) && typeof e.ino === 'string' && DIGITS.test(e.ino) &&
+      isCount(e.headBytes) && e.headBytes <= FINGERPRINT_BYTES && typeof e.headHash === 'string' && HEX_HASH.test(e.headHash) &&
+      isCount(e.offset) && isCount(e.line) && typeof e.path === 'string' && typeof e.updatedAt === 'string' &&
+      (e.completeRawSize === undefined || isCount(e.completeRawSize))
+    if (!ok) return `source ${i} is malformed`
+  }
+  return undefined
+}
+
+function isCount (value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+}

@@ -1,0 +1,158 @@
+// Writes the committed position of every tracked file to the checkpoint store periodically and at the end.
+import type { SourceProgress } from '../ack/source-progress.js'
+import type { Logger } from '../log.js'
+import type { RejectWriter } from '../output/reject-file.js'
+import { identityKey, type FileIdentity } from '../sources/fingerprint.js'
+import type { CheckpointStore } from './store.js'
+
+export const CHECKPOINT_INTERVAL_MS = 1000
+
+/** A file being read: the reader owns it and may update `identity` (a growing head) and `path` (a rename). */
+export interface TrackedFile {
+  identity: FileIdentity
+  path: string
+  readonly progress: SourceProgress
+  /** Set when the file was read to its end: lets a finished gzip file be skipped without decompressing it. */
+  eof?: { offset: number, rawSize: number }
+}
+
+export interface CheckpointWriter {
+  /** `replaces`: the checkpoint the file resumed from, when its fingerprint has grown since. */
+  track: (file: TrackedFile, replaces?: FileIdentity) => void
+  /** Records the file's last position and stops tracking it (it is closed and nothing of it is in flight). */
+  untrack: (file: TrackedFile) => void
+  /** Snapshot → reject file fsync → atomic write (if anything changed). */
+  flush: () => Promise<void>
+  /** Starts the periodic flush. */
+  start: () => void
+  /** Stops the periodic flush and flushes one last time; throws if that fails. */
+  stop: () => Promise<void>
+}
+
+export interface CheckpointWriterOptions {
+  store: CheckpointStore
+  rejects: RejectWriter | undefined
+  logger: Logger
+  intervalMs?: number
+  /** Told, after each successful write, the offset now on disk for each file (the durable-progress gate). */
+  onDurable?: (progress: SourceProgress, offset: number) => void
+}
+
+export function createCheckpointWriter (options: CheckpointWriterOptions): CheckpointWriter {
+  const { store, rejects, logger } = options
+  const intervalMs = options.intervalMs ?? CHECKPOINT_INTERVAL_MS
+  /** Each tracked file and the identity its entry was last stored under. */
+  const tracked = new Map<TrackedFile, FileIdentity | undefined>()
+  let timer: NodeJS.Timeout | undefined
+  let running: Promise<void> | undefined
+  let failedBefore = false
+  let wanted = false
+  let loop: Promise<void> | undefined
+  let looping = false
+  let stopped = false
+  /** Untracked files whose last position is not yet on disk: announced durable after the next write. */
+  let retiring: Array<{ file: TrackedFile, offset: number }> = []
+
+  const record = (file: TrackedFile): void => {
+    const previous = tracked.get(file)
+    const { committed, committedLine } = file.progress
+    const complete = file.eof !== undefined && committed >= file.eof.offset ? file.eof.rawSize : undefined
+    store.set(file.identity, { offset: committed, line: committedLine, path: file.path, completeRawSize: complete },
+      previous !== undefined && identityKey(previous) !== identityKey(file.identity) ? previous : undefined)
+    tracked.set(file, file.identity)
+  }
+
+  const flushOnce = async (): Promise<void> => {
+    // Order matters for crash safety: positions are read first, then every reject record written before
+    // that moment is fsynced, and only then may the checkpoint cover the rejected lines.
+    const recorded: Array<{ file: TrackedFile, offset: number }> = [...retiring]
+    for (const file of tracked.keys()) {
+      record(file)
+      recorded.push({ file, offset: file.progress.committed })
+    }
+    if (store.dirty) {
+      await rejects?.flush()
+      await store.write()
+    }
+    retiring = retiring.filter((r) => !recorded.includes(r))
+    if (options.onDurable !== undefined) for (const r of recorded) options.onDurable(r.file.progress, r.offset)
+  }
+
+  const flush = async (): Promise<void> => {
+    while (running !== undefined) await running.catch(() => undefined)
+    const run = flushOnce()
+    running = run
+    try {
+      await run
+    } finally {
+      running = undefined
+    }
+  }
+
+  const report = (err: unknown): void => {
+    // Reading goes on: the next flush retries, and the final flush reports the error if it persists.
+    if (!failedBefore) logger.error({ err, path: store.path }, `cannot write checkpoint: ${(err as Error).message}`)
+    failedBefore = true
+  }
+
+  /**
+   * Asks for a write soon; requests during a write are coalesced into one write after it. Called on every
+   * acknowledgement that moves a position, so what Matomo acknowledged is on disk within one write's time:
+   * after a crash, only hits in flight (and those acknowledged during that last write) are sent again.
+   */
+  const kick = (): void => {
+    wanted = true
+    if (looping || stopped) return
+    looping = true
+    loop = (async () => {
+      // Let the acknowledgements of a whole batch (acked in one synchronous loop) land before recording.
+      await Promise.resolve()
+      try {
+        while (wanted) {
+          wanted = false
+          try {
+            await flush()
+            if (failedBefore) logger.info({ path: store.path }, 'checkpoint writes work again')
+            failedBefore = false
+          } catch (err) {
+            // The periodic timer kicks again; until a write succeeds the durable gate holds reading back.
+            report(err)
+            return
+          }
+        }
+      } finally {
+        // Cleared in the same microtask as the last check of `wanted`: a kick cannot fall in between.
+        looping = false
+      }
+    })()
+  }
+
+  return {
+    track (file, replaces) {
+      tracked.set(file, replaces)
+      file.progress.onCommit = kick
+    },
+    untrack (file) {
+      if (!tracked.has(file)) return
+      record(file)
+      tracked.delete(file)
+      file.progress.onCommit = undefined
+      retiring.push({ file, offset: file.progress.committed })
+      kick()
+    },
+    flush,
+    start () {
+      if (timer !== undefined) return
+      // Also catches positions moved without an acknowledgement (filtered and rejected lines).
+      // Not unref'd: while a failing write holds the reader back, this timer keeps the process alive and retrying.
+      timer = setInterval(kick, intervalMs)
+    },
+    async stop () {
+      if (timer !== undefined) clearInterval(timer)
+      timer = undefined
+      stopped = true
+      await loop
+      await flush()
+    }
+  }
+}

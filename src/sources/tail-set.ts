@@ -1,0 +1,287 @@
+// The tail runner: finds the files the patterns match, follows renames and deletions, and polls every open file.
+import { watch, type FSWatcher } from 'chokidar'
+import { open, stat } from 'node:fs/promises'
+import type { Stats } from 'node:fs'
+import { glob } from 'tinyglobby'
+import type { CheckpointStore } from '../checkpoint/store.js'
+import type { InputPattern } from './expand-inputs.js'
+import { readHead } from './fingerprint.js'
+import { FileTailer, lastLineEnd, type TailDeps } from './tail-file.js'
+
+/** How often open files are checked for growth, truncation and rotation (fs events are lossy; this is not). */
+export const TAIL_POLL_INTERVAL_MS = 250
+/** A file renamed away or deleted is read until it has been idle this long (a writer may still append to it). */
+export const TAIL_RETIRE_IDLE_MS = 2000
+/** File system events wake the poll early, but polls stay at least this far apart. */
+const MIN_POLL_GAP_MS = 50
+
+export interface TailSetOptions {
+  patterns: readonly InputPattern[]
+  deps: TailDeps
+  store: CheckpointStore | undefined
+  ignoreCheckpoints: boolean
+  startAt: 'beginning' | 'end'
+  pollIntervalMs?: number
+  retireIdleMs?: number
+  /** Use chokidar to wake the poll on file system events. @default true */
+  watch?: boolean
+  now?: () => number
+}
+
+export interface TailedFileInfo {
+  path: string
+  position: number
+  detached: boolean
+}
+
+export interface TailSet {
+  /** One round: find files, notice renames and deletions, read what was appended, retire drained files. */
+  poll: () => Promise<void>
+  /** Polls until the signal aborts (and once at least). */
+  run: (signal: AbortSignal | undefined) => Promise<void>
+  /** Closes every descriptor and the watcher. Call after the final checkpoint was written. */
+  close: () => Promise<void>
+  /** Open files (tests, reports). */
+  files: () => TailedFileInfo[]
+  /** Hits read but not yet acknowledged, over every file. */
+  outstanding: () => number
+}
+
+type FoundFile = Pick<Stats, 'dev' | 'ino' | 'size'>
+
+export function createTailSet (options: TailSetOptions): TailSet {
+  const { patterns, deps, store } = options
+  const { logger } = deps
+  const now = options.now ?? Date.now
+  const pollIntervalMs = options.pollIntervalMs ?? TAIL_POLL_INTERVAL_MS
+  const retireIdleMs = options.retireIdleMs ?? TAIL_RETIRE_IDLE_MS
+  /** Open files by dev:ino: a rotated file is the same file under a new name. */
+  const tailers = new Map<string, FileTailer>()
+  /** Closed files whose hits are still in flight: their checkpoints are still moving. */
+  const closing = new Set<FileTailer>()
+  /** dev:ino of files not followed (gzip), so they are not reopened at every poll. */
+  const skipped = new Set<string>()
+  const warned = new Set<string>()
+  let started = false
+
+  const warnOnce = (key: string, message: string, err?: unknown): void => {
+    if (warned.has(key)) return
+    warned.add(key)
+    logger.warn({ err }, message)
+  }
+
+  async function scan (): Promise<Map<string, FoundFile>> {
+    const found = new Map<string, FoundFile>()
+    for (const pattern of patterns) {
+      let paths: string[]
+      try {
+        paths = pattern.isGlob
+          ? await glob(pattern.pattern, { absolute: true, onlyFiles: true, dot: true, expandDirectories: false, followSymbolicLinks: true })
+          : [pattern.pattern]
+      } catch (err) {
+        warnOnce(`glob:${pattern.given}`, `cannot list files for ${pattern.given}: ${(err as Error).message}`, err)
+        continue
+      }
+      for (const path of paths) {
+        if (found.has(path)) continue
+        try {
+          const info = await stat(path)
+          if (info.isFile()) found.set(path, info)
+        } catch {
+          // Gone between listing and stat: the next poll sees the new state.
+        }
+      }
+    }
+    return found
+  }
+
+  async function openFile (path: string, expected: FoundFile, initial: boolean): Promise<void> {
+    const expectedKey = `${expected.dev}:${expected.ino}`
+    if (skipped.has(expectedKey)) return
+    let handle
+    try {
+      handle = await open(path, 'r')
+    } catch (err) {
+      warnOnce(`open:${path}:${expectedKey}`, `cannot open ${path}: ${(err as Error).message}`, err)
+      return
+    }
+    try {
+      const ids = await handle.stat({ bigint: true })
+      const key = `${ids.dev}:${ids.ino}`
+      // The path may have been rotated between stat and open: never open a file that is already followed.
+      if (tailers.has(key) || skipped.has(key)) {
+        await handle.close()
+        return
+      }
+      const { head, gzip } = await readHead(handle)
+      if (gzip) {
+        logger.info({ path }, `${path} is gzip-compressed; tail follows plain files only (use read for it)`)
+        skipped.add(key)
+        await handle.close()
+        return
+      }
+      const size = Number(ids.size)
+      const match = options.ignoreCheckpoints || store === undefined ? undefined : store.find(ids, head)
+      let offset: number
+      let line = 0
+      if (match !== undefined) {
+        offset = match.entry.offset
+        line = match.entry.line
+        if (offset > size && match.by === 'inode') {
+          logger.warn({ path, size, checkpoint: offset }, `${path} is shorter than its checkpoint: it was truncated; reading it from the start`)
+          offset = 0
+          line = 0
+        } else if (offset > size) {
+          // A copy of a file we had read further: all of it is done.
+          offset = await lastLineEnd(handle, size)
+        }
+        logger.info({ path, offset, by: match.by }, `${path}: resuming at byte ${offset}${match.by === 'content' ? ` (same content as ${match.entry.path})` : ''}`)
+      } else if (initial && options.startAt === 'end') {
+        offset = await lastLineEnd(handle, size)
+        logger.info({ path, offset }, `${path}: no checkpoint, starting at its end (byte ${offset}; --start-at beginning reads it whole)`)
+      } else {
+        offset = 0
+        logger.info({ path }, `${path}: ${initial ? 'no checkpoint, reading from the beginning' : 'new file, reading from the beginning'}`)
+      }
+      const tailer = new FileTailer({ path, handle, ids, head, offset, line, now: now(), resumed: match?.by === 'inode' ? match.entry : undefined }, deps)
+      tailers.set(key, tailer)
+    } catch (err) {
+      await handle.close().catch(() => undefined)
+      throw err
+    }
+  }
+
+  async function poll (): Promise<void> {
+    const initial = !started
+    started = true
+    const found = await scan()
+    const pathByKey = new Map<string, string>()
+    for (const [path, info] of found) pathByKey.set(`${info.dev}:${info.ino}`, path)
+
+    for (const tailer of tailers.values()) {
+      const here = found.get(tailer.path)
+      if (here !== undefined && `${here.dev}:${here.ino}` === tailer.key) {
+        tailer.detachedAt = undefined
+        continue
+      }
+      const moved = pathByKey.get(tailer.key)
+      if (moved !== undefined) {
+        tailer.rename(moved)
+        tailer.detachedAt = undefined
+      } else if (tailer.detachedAt === undefined) {
+        tailer.detachedAt = now()
+        logger.info({ path: tailer.path }, `${tailer.path} was rotated away or deleted; reading it to its end`)
+      }
+    }
+
+    // A rotated file is drained through its descriptor before the new file at its old name is opened.
+    const ordered = [...tailers.values()].sort((a, b) => (a.detachedAt === undefined ? 1 : 0) - (b.detachedAt === undefined ? 1 : 0))
+    for (const tailer of ordered) {
+      await pollOne(tailer)
+      if (deps.signal?.aborted === true) return
+    }
+
+    for (const tailer of ordered) {
+      if (tailer.detachedAt === undefined) continue
+      const t = now()
+      if (t - Math.max(tailer.lastGrowthAt, tailer.detachedAt) < retireIdleMs) continue
+      logger.info({ path: tailer.path, offset: tailer.position }, `done with ${tailer.path} (rotated away or deleted, read to its end)`)
+      tailers.delete(tailer.key)
+      closing.add(tailer)
+      await tailer.close(true)
+    }
+    for (const tailer of closing) if (tailer.release()) closing.delete(tailer)
+
+    for (const [path, info] of found) {
+      if (deps.signal?.aborted === true) return
+      const key = `${info.dev}:${info.ino}`
+      if (tailers.has(key)) continue
+      await openFile(path, info, initial)
+      const tailer = tailers.get(key)
+      if (tailer !== undefined) await pollOne(tailer)
+    }
+  }
+
+  async function pollOne (tailer: FileTailer): Promise<void> {
+    try {
+      await tailer.poll(now())
+    } catch (err) {
+      if ((err as { code?: string }).code?.startsWith('MF_ERR_') === true) throw err
+      warnOnce(`poll:${tailer.key}:${(err as Error).message}`, `cannot read ${tailer.path}: ${(err as Error).message}`, err)
+    }
+  }
+
+  let watcher: FSWatcher | undefined
+  let wake: (() => void) | undefined
+  let woken = false
+
+  const onEvent = (): void => {
+    woken = true
+    wake?.()
+  }
+
+  async function sleep (ms: number, signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted === true) return
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', done)
+        wake = undefined
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      signal?.addEventListener('abort', done, { once: true })
+      wake = () => {
+        // An event wakes the loop early, but not sooner than MIN_POLL_GAP_MS after the last poll.
+        clearTimeout(timer)
+        setTimeout(done, MIN_POLL_GAP_MS)
+        wake = undefined
+      }
+      if (woken) wake()
+    })
+  }
+
+  function startWatcher (): void {
+    const dirs = new Map<string, boolean>()
+    for (const p of patterns) dirs.set(p.base, (dirs.get(p.base) ?? false) || p.deep)
+    if (dirs.size === 0) return
+    watcher = watch([...dirs.keys()], { ignoreInitial: true, depth: [...dirs.values()].some(Boolean) ? undefined : 0, persistent: false })
+    watcher.on('all', onEvent)
+    watcher.on('error', (err) => { warnOnce('watch', `file watcher error (polling continues): ${(err as Error).message}`, err) })
+  }
+
+  return {
+    poll,
+    async run (signal) {
+      if (options.watch !== false) startWatcher()
+      await poll()
+      // Positions chosen at start (--start-at end) are durable at once: a crash right after start loses nothing.
+      await deps.writer?.flush()
+      const aborted = (): boolean => signal?.aborted === true
+      while (!aborted()) {
+        woken = false
+        await sleep(pollIntervalMs, signal)
+        if (aborted()) break
+        await poll()
+      }
+    },
+    async close () {
+      await watcher?.close()
+      watcher = undefined
+      for (const tailer of tailers.values()) await tailer.close(false).catch(() => undefined)
+      for (const tailer of closing) tailer.release()
+      for (const tailer of tailers.values()) tailer.release()
+      tailers.clear()
+      closing.clear()
+    },
+    files () {
+      return [...tailers.values()].map((t) => ({ path: t.path, position: t.position, detached: t.detachedAt !== undefined }))
+    },
+    outstanding () {
+      let n = 0
+      for (const t of tailers.values()) n += t.outstanding
+      for (const t of closing) n += t.outstanding
+      return n
+    }
+  }
+}

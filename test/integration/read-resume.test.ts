@@ -1,0 +1,195 @@
+// read resumes every file from its checkpoint: only new lines are sent, failures hold the checkpoint back.
+import assert from 'node:assert/strict'
+import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { gzipSync } from 'node:zlib'
+import { describe, test } from 'node:test'
+import { CHECKPOINT_FILE, type CheckpointEntry } from '../../src/checkpoint/store.js'
+import { forward } from '../../src/pipeline.js'
+import type { HitSink } from '../../src/sink/sink.js'
+import { silentLogger, testConfig } from '../helpers/config.js'
+import { accessLine, accessLines } from '../helpers/log-lines.js'
+import { createTestSink, type TestSinkOptions } from '../helpers/test-sink.js'
+import { tmpDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/wait-for.js'
+
+function checkpoints (stateDir: string): CheckpointEntry[] {
+  return (JSON.parse(readFileSync(join(stateDir, CHECKPOINT_FILE), 'utf8')) as { sources: CheckpointEntry[] }).sources
+}
+
+function ids (from: number, to: number): string[] {
+  return Array.from({ length: to - from }, (_, i) => String(from + i))
+}
+
+async function run (dir: string, files: string[], sinkOptions: TestSinkOptions = {}, flags: Record<string, unknown> = {}, extra: { signal?: AbortSignal, sink?: HitSink, stdin?: Readable } = {}): Promise<ReturnType<typeof createTestSink>> {
+  const sink = createTestSink(sinkOptions)
+  await forward({ config: testConfig('read', files, join(dir, 'state'), flags), logger: silentLogger(), sink: extra.sink ?? sink, cwd: dir, signal: extra.signal, stdin: extra.stdin })
+  return sink
+}
+
+describe('read with checkpoints', () => {
+  test('run, append, run again: only the new lines are sent; a finished file sends nothing', async (t) => {
+    const dir = tmpDir(t)
+    const log = join(dir, 'access.log')
+    writeFileSync(log, accessLines(0, 30))
+    assert.deepEqual((await run(dir, ['access.log'])).acked, ids(0, 30))
+    const [entry] = checkpoints(join(dir, 'state'))
+    assert.equal(entry?.offset, readFileSync(log).length)
+    assert.equal(entry?.line, 30)
+    assert.equal(entry?.path, log)
+
+    appendFileSync(log, accessLines(30, 45))
+    assert.deepEqual((await run(dir, ['access.log'])).acked, ids(30, 45))
+    assert.deepEqual((await run(dir, ['access.log'])).pushed, [])
+  })
+
+  test('a small in-flight limit (concurrency × batch size) throttles reading but never stalls it', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'access.log'), accessLines(0, 3000))
+    const sink = await run(dir, ['access.log'], {}, { 'batch-size': 5, concurrency: 1 })
+    assert.deepEqual(sink.acked, ids(0, 3000))
+  })
+
+  test('a failing batch holds the checkpoint back; the next run re-sends from there and nothing acked twice', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'access.log'), accessLines(0, 50))
+    // A sender that gave up at line 20 and sent nothing after it.
+    await assert.rejects(run(dir, ['access.log'], { mode: 'lanes', batchSize: 10, concurrency: 1, failing: (id) => Number(id) >= 20 }), { code: 'MF_ERR_SINK_GAVE_UP' })
+    const firstAcked = ids(0, 20)
+    const expectedOffset = Buffer.byteLength(accessLines(0, 20))
+    assert.equal(checkpoints(join(dir, 'state'))[0]?.offset, expectedOffset)
+    const second = await run(dir, ['access.log'])
+    assert.deepEqual(second.acked, ids(20, 50))
+    assert.equal(second.acked.filter((id) => firstAcked.includes(id)).length, 0)
+  })
+
+  test('acknowledgements out of order: the checkpoint stops before the oldest unacknowledged line', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'access.log'), accessLines(0, 40))
+    const failingBatch = (id: string): boolean => Number(id) >= 10 && Number(id) < 20
+    const first = await run(dir, ['access.log'], { mode: 'lanes', batchSize: 10, concurrency: 2, failing: failingBatch }).catch(() => undefined)
+    assert.equal(first, undefined, 'the run failed')
+    assert.equal(checkpoints(join(dir, 'state'))[0]?.offset, Buffer.byteLength(accessLines(0, 10)))
+    const second = await run(dir, ['access.log'])
+    assert.deepEqual(second.acked, ids(10, 40), 'everything from the failed batch on is sent again, nothing before it')
+  })
+
+  test('a rotated file keeps its checkpoint under its new name (rename and gzip rotation)', async (t) => {
+    const dir = tmpDir(t)
+    const log = join(dir, 'access.log')
+    writeFileSync(log, accessLines(0, 30))
+    await run(dir, ['access.log*'])
+    renameSync(log, join(dir, 'access.log.1'))
+    writeFileSync(log, accessLines(30, 35, ''))
+    appendFileSync(join(dir, 'access.log.1'), accessLine(99))
+    assert.deepEqual((await run(dir, ['access.log*'])).acked, ['99', ...ids(30, 35)], 'the rotated file sends only its last line, oldest file first')
+
+    // logrotate's compress step: access.log.1 → access.log.2.gz (a new inode, same content).
+    writeFileSync(join(dir, 'access.log.2.gz'), gzipSync(readFileSync(join(dir, 'access.log.1'))))
+    unlinkSync(join(dir, 'access.log.1'))
+    assert.deepEqual((await run(dir, ['access.log*'])).pushed, [])
+    assert.deepEqual((await run(dir, ['access.log*'])).pushed, [], 'a finished gzip file is skipped')
+  })
+
+  test('--ignore-checkpoints starts over, then overwrites the checkpoints', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'a.log'), accessLines(0, 10))
+    await run(dir, ['a.log'])
+    assert.deepEqual((await run(dir, ['a.log'], {}, { 'ignore-checkpoints': true })).acked, ids(0, 10))
+    assert.deepEqual((await run(dir, ['a.log'])).pushed, [])
+  })
+
+  test('a file shorter than its checkpoint (truncated) is read from the start', async (t) => {
+    const dir = tmpDir(t)
+    const log = join(dir, 'a.log')
+    writeFileSync(log, accessLines(0, 30))
+    await run(dir, ['a.log'])
+    truncateSync(log, 0)
+    // Same first bytes as before, fewer of them: the same file, truncated.
+    appendFileSync(log, accessLines(0, 5))
+    assert.deepEqual((await run(dir, ['a.log'])).acked, ids(0, 5))
+  })
+
+  test('rejected and filtered lines count as done; their reject records are on disk with the checkpoint', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'a.log'), accessLines(0, 3) + 'not json\n' + accessLines(3, 5) + '\n')
+    await run(dir, ['a.log'])
+    const rejects = readFileSync(join(dir, 'state', 'rejects.ndjson'), 'utf8').trim().split('\n')
+    assert.equal(rejects.length, 1)
+    assert.equal(checkpoints(join(dir, 'state'))[0]?.offset, readFileSync(join(dir, 'a.log')).length)
+    assert.equal(checkpoints(join(dir, 'state'))[0]?.line, 7)
+  })
+
+  test('a last line without newline is processed at the end of the file', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'a.log'), accessLines(0, 2) + accessLine(2).trimEnd())
+    assert.deepEqual((await run(dir, ['a.log'])).acked, ids(0, 3))
+  })
+
+  test('a dry run neither reads nor writes checkpoints', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'a.log'), accessLines(0, 5))
+    await run(dir, ['a.log'])
+    const sink = await run(dir, ['a.log'], {}, { 'dry-run': true })
+    assert.deepEqual(sink.acked, ids(0, 5), 'all lines again, whatever the checkpoint says')
+    const dry = join(dir, 'dry-state')
+    await forward({ config: testConfig('read', ['a.log'], dry, { 'dry-run': true }), logger: silentLogger(), sink: createTestSink(), cwd: dir })
+    assert.equal(existsSync(dry), false)
+  })
+
+  test('stdin has no checkpoint', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'a.log'), accessLines(0, 2))
+    const sink = await run(dir, ['-', 'a.log'], {}, {}, { stdin: Readable.from([accessLines(10, 13)]) })
+    assert.deepEqual(sink.acked, [...ids(10, 13), ...ids(0, 2)])
+    assert.deepEqual(checkpoints(join(dir, 'state')).map((e) => e.path), [join(dir, 'a.log')])
+  })
+
+  test('a pattern that matches nothing is reported before anything is read', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'a.log'), accessLines(0, 2))
+    const sink = createTestSink()
+    await assert.rejects(forward({ config: testConfig('read', ['a.log', 'b*.log'], join(dir, 'state')), logger: silentLogger(), sink, cwd: dir }),
+      (err: Error & { code?: string }) => err.code === 'MF_ERR_SOURCE_NO_MATCH' && err.message.includes('b*.log'))
+    assert.deepEqual(sink.pushed, [])
+  })
+
+  test('two runs on one state directory: the second is refused with MF_ERR_CHECKPOINT_LOCKED', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'a.log'), accessLines(0, 5))
+    const holding = createTestSink({ mode: 'manual' })
+    const first = run(dir, ['a.log'], {}, {}, { sink: holding })
+    await waitFor('the first run to push its hits', () => holding.pushed.length === 5)
+    await assert.rejects(run(dir, ['a.log']), { code: 'MF_ERR_CHECKPOINT_LOCKED' })
+    holding.ackAll()
+    await first
+  })
+
+  test('abort: waits for in-flight hits up to the shutdown timeout, checkpoints only what was acknowledged', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'a.log'), accessLines(0, 100))
+    const sink = createTestSink({ mode: 'manual', capacity: 10 })
+    const controller = new AbortController()
+    const config = testConfig('read', ['a.log'], join(dir, 'state'), { 'shutdown-timeout-ms': 50 })
+    const running = forward({ config, logger: silentLogger(), sink, cwd: dir, signal: controller.signal })
+    await waitFor('the sink to saturate', () => sink.pushed.length >= 10)
+    sink.ackFirst(4)
+    await waitFor('the reader to refill the sink', () => sink.pending.length >= 10)
+    controller.abort()
+    const summary = await running
+    assert.equal(summary.hitsPendingAtExit, sink.pending.length)
+    assert.ok(summary.hitsPendingAtExit > 0)
+    assert.equal(checkpoints(join(dir, 'state'))[0]?.offset, Buffer.byteLength(accessLines(0, 4)))
+    const again = await run(dir, ['a.log'])
+    assert.deepEqual(again.acked, ids(4, 100))
+  })
+
+  test('a deleted state directory is created again; files removed since are no problem', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'a.log'), accessLines(0, 2))
+    await run(dir, ['a.log'])
+    rmSync(join(dir, 'state'), { recursive: true })
+    assert.deepEqual((await run(dir, ['a.log'])).acked, ids(0, 2))
+  })
+})

@@ -1,0 +1,197 @@
+// tail on real files: start position, checkpoints, rotation by rename, copytruncate, truncation, deletion, new files, pieces.
+import assert from 'node:assert/strict'
+import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { CHECKPOINT_FILE, type CheckpointEntry } from '../../src/checkpoint/store.js'
+import { tail } from '../../src/pipeline.js'
+import type { Summary } from '../../src/summary.js'
+import { silentLogger, testConfig } from '../helpers/config.js'
+import { accessLine, accessLines } from '../helpers/log-lines.js'
+import { createTestSink, type TestSink } from '../helpers/test-sink.js'
+import { waitFor } from '../helpers/wait-for.js'
+
+interface Tailing {
+  sink: TestSink
+  stop: () => Promise<Summary>
+}
+
+/** A temp dir whose tails are stopped before it is removed (after hooks run in registration order). */
+function setup (t: { after: (fn: () => Promise<void>) => void }): { dir: string, startTail: (files: string[], flags?: Record<string, unknown>, timing?: { pollIntervalMs?: number, retireIdleMs?: number }) => Tailing } {
+  const dir = mkdtempSync(join(tmpdir(), 'mf-tail-'))
+  const running: Tailing[] = []
+  t.after(async () => {
+    for (const tailing of running) await tailing.stop().catch(() => undefined)
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return {
+    dir,
+    startTail: (files, flags, timing) => {
+      const tailing = startTail(dir, files, flags, timing)
+      running.push(tailing)
+      return tailing
+    }
+  }
+}
+
+function startTail (dir: string, files: string[], flags: Record<string, unknown> = {}, timing: { pollIntervalMs?: number, retireIdleMs?: number } = { pollIntervalMs: 20, retireIdleMs: 60 }): Tailing {
+  const sink = createTestSink()
+  const controller = new AbortController()
+  const running = tail({ config: testConfig('tail', files, join(dir, 'state'), flags), logger: silentLogger(), sink, cwd: dir, signal: controller.signal, ...timing })
+  running.catch(() => undefined)
+  return {
+    sink,
+    stop: async () => {
+      controller.abort()
+      return await running
+    }
+  }
+}
+
+function ids (from: number, to: number, prefix = ''): string[] {
+  return Array.from({ length: to - from }, (_, i) => prefix + String(from + i))
+}
+
+async function received (sink: TestSink, expected: string[], what: string): Promise<void> {
+  await waitFor(what, () => sink.acked.length >= expected.length)
+  assert.deepEqual([...sink.acked].sort(), [...expected].sort(), what)
+  assert.equal(new Set(sink.acked).size, sink.acked.length, 'no line twice')
+}
+
+/** Waits until the tail has done its first poll: it records the start position of every file it found. */
+async function ready (dir: string, files = 1): Promise<void> {
+  await waitFor('the tail to start', () => {
+    const sources = (JSON.parse(readFileSync(join(dir, 'state', CHECKPOINT_FILE), 'utf8')) as { sources: unknown[] }).sources
+    return sources.length >= files
+  })
+}
+
+/** Lets a few polls happen, so a test's next step meets a tailer that has seen the current state. */
+async function afterPolls (count = 3, intervalMs = 20): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, count * intervalMs + 20))
+}
+
+describe('tail', () => {
+  test('starts at the end of existing files (at a line start), then follows appended lines', async (t) => {
+    const { dir, startTail } = setup(t)
+    const log = join(dir, 'access.log')
+    const partial = accessLine(2)
+    writeFileSync(log, accessLines(0, 2) + partial.slice(0, 20))
+    const tailing = startTail(['access.log'])
+    await ready(dir)
+    appendFileSync(log, partial.slice(20) + accessLines(3, 5))
+    await received(tailing.sink, ids(2, 5), 'the line that was being written and the appended ones')
+  })
+
+  test('--start-at beginning reads existing files whole; a restart resumes from the checkpoint', async (t) => {
+    const { dir, startTail } = setup(t)
+    const log = join(dir, 'access.log')
+    writeFileSync(log, accessLines(0, 5))
+    const first = startTail(['access.log'], { 'start-at': 'beginning' })
+    await received(first.sink, ids(0, 5), 'the existing lines')
+    await first.stop()
+    const [entry] = JSON.parse(readFileSync(join(dir, 'state', CHECKPOINT_FILE), 'utf8')).sources as CheckpointEntry[]
+    assert.equal(entry?.offset, readFileSync(log).length)
+
+    appendFileSync(log, accessLines(5, 8))
+    const second = startTail(['access.log'], { 'start-at': 'beginning' })
+    await received(second.sink, ids(5, 8), 'only the lines written while it was down')
+  })
+
+  test('follows rotation by rename: drains the old file (even lines written after the rename), then opens the new one', async (t) => {
+    const { dir, startTail } = setup(t)
+    const log = join(dir, 'access.log')
+    writeFileSync(log, '')
+    const tailing = startTail(['access.log'])
+    await ready(dir)
+    appendFileSync(log, accessLines(0, 5))
+    await received(tailing.sink, ids(0, 5), 'lines before the rotation')
+    appendFileSync(log, accessLines(5, 8))
+    renameSync(log, join(dir, 'access.log.1'))
+    // The writer still holds the old descriptor for a moment (nginx until USR1).
+    appendFileSync(join(dir, 'access.log.1'), accessLines(8, 10))
+    writeFileSync(log, accessLines(10, 13))
+    await received(tailing.sink, ids(0, 13), 'every line of both files, once')
+  })
+
+  test('copytruncate: the copy is not read again, the truncated file is read from its start', async (t) => {
+    const { dir, startTail } = setup(t)
+    const log = join(dir, 'access.log')
+    writeFileSync(log, '')
+    const tailing = startTail(['access.log*'])
+    await ready(dir)
+    appendFileSync(log, accessLines(0, 30))
+    await received(tailing.sink, ids(0, 30), 'lines before the rotation')
+    copyFileSync(log, join(dir, 'access.log.1'))
+    truncateSync(log, 0)
+    await afterPolls()
+    appendFileSync(log, accessLines(30, 33))
+    await received(tailing.sink, ids(0, 33), 'the new lines, and the copy not sent again')
+  })
+
+  test('truncation followed by more lines than before: the changed first bytes give it away', async (t) => {
+    const { dir, startTail } = setup(t)
+    const log = join(dir, 'access.log')
+    writeFileSync(log, '')
+    const tailing = startTail(['access.log'])
+    await ready(dir)
+    appendFileSync(log, accessLines(0, 3))
+    await received(tailing.sink, ids(0, 3), 'lines before the truncation')
+    // Truncated and refilled past the old offset between two polls.
+    writeFileSync(log, accessLines(100, 110))
+    await received(tailing.sink, [...ids(0, 3), ...ids(100, 110)], 'the new content from its start')
+  })
+
+  test('a deleted file is drained before it is forgotten; a file appearing later is read from its beginning', async (t) => {
+    const { dir, startTail } = setup(t)
+    const log = join(dir, 'a.log')
+    writeFileSync(log, '')
+    const tailing = startTail(['*.log'])
+    await ready(dir)
+    appendFileSync(log, accessLines(0, 4))
+    unlinkSync(log)
+    writeFileSync(join(dir, 'b.log'), accessLines(0, 3, 'b'))
+    await received(tailing.sink, [...ids(0, 4), ...ids(0, 3, 'b')], 'the deleted file\'s last lines and the new file whole')
+  })
+
+  test('a line written in pieces is sent once, whole, when its newline arrives', async (t) => {
+    const { dir, startTail } = setup(t)
+    const log = join(dir, 'a.log')
+    writeFileSync(log, '')
+    const tailing = startTail(['a.log'])
+    await ready(dir)
+    const line = accessLine(7)
+    for (let i = 0; i < line.length; i += 25) {
+      appendFileSync(log, line.slice(i, i + 25))
+      await afterPolls(1)
+    }
+    await received(tailing.sink, ['7'], 'the line')
+  })
+
+  test('with the default intervals, a line written to a quiet file reaches the sink in about a second', async (t) => {
+    const { dir, startTail } = setup(t)
+    const log = join(dir, 'a.log')
+    writeFileSync(log, accessLines(0, 1))
+    const tailing = startTail(['a.log'], {}, {})
+    await ready(dir)
+    appendFileSync(log, accessLine(1))
+    await waitFor('the line within the flush interval (generous margin for slow CI)', () => tailing.sink.acked.includes('1'), { timeoutMs: 3000 })
+  })
+
+  test('stops on abort with the checkpoint of acknowledged lines only', async (t) => {
+    const { dir } = setup(t)
+    const log = join(dir, 'a.log')
+    writeFileSync(log, accessLines(0, 10))
+    const sink = createTestSink({ mode: 'manual' })
+    const controller = new AbortController()
+    const running = tail({ config: testConfig('tail', ['a.log'], join(dir, 'state'), { 'start-at': 'beginning', 'shutdown-timeout-ms': 30 }), logger: silentLogger(), sink, cwd: dir, signal: controller.signal, pollIntervalMs: 20 })
+    await waitFor('all lines pushed', () => sink.pushed.length === 10)
+    sink.ackFirst(6)
+    controller.abort()
+    const summary = await running
+    assert.equal(summary.hitsPendingAtExit, 4)
+    const [entry] = JSON.parse(readFileSync(join(dir, 'state', CHECKPOINT_FILE), 'utf8')).sources as CheckpointEntry[]
+    assert.equal(entry?.offset, Buffer.byteLength(accessLines(0, 6)))
+  })
+})

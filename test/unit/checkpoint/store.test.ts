@@ -1,0 +1,210 @@
+// Checkpoint store: atomic versioned writes, recovery from the temp file, torn files, the lock, skipping unchanged writes.
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { CHECKPOINT_FILE, CheckpointStore, LOCK_FILE } from '../../../src/checkpoint/store.js'
+import { FINGERPRINT_BYTES, identityOf } from '../../../src/sources/fingerprint.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+const ids = { dev: 2049n, ino: 1234n }
+const head = Buffer.from('{"ip":"203.0.113.9","path":"/a"}\n'.repeat(60)).subarray(0, FINGERPRINT_BYTES)
+const identity = identityOf(ids, head)
+const position = { offset: 500, line: 7, path: '/var/log/access.log' }
+
+function deadPid (): number {
+  const child = spawnSync(process.execPath, ['-e', ''])
+  return child.pid as number
+}
+
+describe('CheckpointStore', () => {
+  test('writes a versioned file atomically and finds the entry again after a restart', async (t) => {
+    const dir = tmpDir(t)
+    const store = await CheckpointStore.open(dir)
+    store.set(identity, position)
+    assert.equal(await store.write(), true)
+    await store.close()
+    const data = JSON.parse(readFileSync(join(dir, CHECKPOINT_FILE), 'utf8')) as { version: number, sources: unknown[] }
+    assert.equal(data.version, 1)
+    assert.equal(data.sources.length, 1)
+    assert.equal(existsSync(join(dir, CHECKPOINT_FILE + '.tmp')), false, 'the temp file was renamed over the main file')
+
+    const again = await CheckpointStore.open(dir)
+    t.after(async () => { await again.close() })
+    const match = again.find(ids, head)
+    assert.equal(match?.by, 'inode')
+    assert.equal(match?.entry.offset, 500)
+    assert.equal(match?.entry.line, 7)
+  })
+
+  test('skips the write when nothing changed', async (t) => {
+    const dir = tmpDir(t)
+    const store = await CheckpointStore.open(dir)
+    t.after(async () => { await store.close() })
+    assert.equal(await store.write(), false, 'nothing to write at first')
+    store.set(identity, position)
+    assert.equal(await store.write(), true)
+    store.set(identity, position)
+    assert.equal(await store.write(), false, 'same position again: no write')
+    store.set(identity, { ...position, offset: 600 })
+    assert.equal(await store.write(), true)
+  })
+
+  test('keys by identity, not path: a renamed file keeps its checkpoint; a reused inode does not inherit it', async (t) => {
+    const dir = tmpDir(t)
+    const store = await CheckpointStore.open(dir)
+    t.after(async () => { await store.close() })
+    store.set(identity, position)
+    assert.equal(store.find(ids, head)?.entry.offset, 500)
+    const otherHead = Buffer.from('{"ip":"198.51.100.7","path":"/b"}\n'.repeat(60)).subarray(0, FINGERPRINT_BYTES)
+    assert.equal(store.find(ids, otherHead), undefined, 'same dev+ino, other content: a new file')
+    assert.equal(store.find(ids, head.subarray(0, 100)), undefined, 'shorter than the fingerprint: not the same file')
+  })
+
+  test('a short fingerprint matches the same file after it grew, and set(…, replaces) keeps one entry', async (t) => {
+    const dir = tmpDir(t)
+    const store = await CheckpointStore.open(dir)
+    t.after(async () => { await store.close() })
+    const short = identityOf(ids, head.subarray(0, 40))
+    store.set(short, { offset: 40, line: 1, path: 'a' })
+    const match = store.find(ids, head)
+    assert.equal(match?.entry.offset, 40)
+    store.set(identity, { offset: 300, line: 4, path: 'a' }, short)
+    assert.equal(store.size, 1)
+    assert.equal(store.find(ids, head)?.entry.headBytes, FINGERPRINT_BYTES)
+  })
+
+  test('falls back to a full-length content match on another inode (a copy, a recompressed rotation)', async (t) => {
+    const dir = tmpDir(t)
+    const store = await CheckpointStore.open(dir)
+    t.after(async () => { await store.close() })
+    store.set(identity, position)
+    const match = store.find({ dev: 2049n, ino: 9999n }, head)
+    assert.equal(match?.by, 'content')
+    assert.equal(match?.entry.offset, 500)
+    const short = identityOf({ dev: 1n, ino: 1n }, head.subarray(0, 30))
+    store.set(short, { offset: 30, line: 1, path: 'b' })
+    assert.equal(store.find({ dev: 1n, ino: 2n }, head.subarray(0, 30)), undefined, 'short heads are never matched by content alone')
+  })
+
+  test('prefers a valid temp file that is newer than the main file (crash between write and rename)', async (t) => {
+    const dir = tmpDir(t)
+    const store = await CheckpointStore.open(dir)
+    store.set(identity, position)
+    await store.write()
+    await store.close()
+    const main = JSON.parse(readFileSync(join(dir, CHECKPOINT_FILE), 'utf8')) as { seq: number, sources: Array<{ offset: number }> }
+    main.seq += 1;
+    (main.sources[0] as { offset: number }).offset = 900
+    writeFileSync(join(dir, CHECKPOINT_FILE + '.tmp'), JSON.stringify(main))
+    const again = await CheckpointStore.open(dir)
+    t.after(async () => { await again.close() })
+    assert.equal(again.find(ids, head)?.entry.offset, 900)
+  })
+
+  test('ignores an older or torn temp file', async (t) => {
+    const dir = tmpDir(t)
+    const store = await CheckpointStore.open(dir)
+    store.set(identity, position)
+    await store.write()
+    await store.close()
+    writeFileSync(join(dir, CHECKPOINT_FILE + '.tmp'), '{"version":1,"seq":99,"sources":[{"dev":"1"')
+    const again = await CheckpointStore.open(dir)
+    t.after(async () => { await again.close() })
+    assert.equal(again.find(ids, head)?.entry.offset, 500)
+  })
+
+  test('recovers a torn main file from the temp file', async (t) => {
+    const dir = tmpDir(t)
+    const store = await CheckpointStore.open(dir)
+    store.set(identity, position)
+    await store.write()
+    await store.close()
+    const text = readFileSync(join(dir, CHECKPOINT_FILE), 'utf8')
+    writeFileSync(join(dir, CHECKPOINT_FILE + '.tmp'), text)
+    writeFileSync(join(dir, CHECKPOINT_FILE), text.slice(0, text.length / 2))
+    const again = await CheckpointStore.open(dir)
+    t.after(async () => { await again.close() })
+    assert.equal(again.find(ids, head)?.entry.offset, 500)
+  })
+
+  test('a torn main file without a temp file is MF_ERR_CHECKPOINT_CORRUPT, never a silent start from zero', async (t) => {
+    const dir = tmpDir(t)
+    const store = await CheckpointStore.open(dir)
+    store.set(identity, position)
+    await store.write()
+    await store.close()
+    const text = readFileSync(join(dir, CHECKPOINT_FILE), 'utf8')
+    writeFileSync(join(dir, CHECKPOINT_FILE), text.slice(0, 40))
+    await assert.rejects(CheckpointStore.open(dir), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'MF_ERR_CHECKPOINT_CORRUPT')
+      assert.match(err.message, /not valid JSON/)
+      return true
+    })
+    assert.equal(existsSync(join(dir, LOCK_FILE)), false, 'the lock is released after the failed open')
+  })
+
+  test('rejects a malformed entry and a newer format version with a clear reason', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, CHECKPOINT_FILE), JSON.stringify({ version: 1, seq: 1, sources: [{ dev: '1', ino: 'x' }] }))
+    await assert.rejects(CheckpointStore.open(dir), /source 0 is malformed/)
+    writeFileSync(join(dir, CHECKPOINT_FILE), JSON.stringify({ version: 2, seq: 1, sources: [] }))
+    await assert.rejects(CheckpointStore.open(dir), /newer matomo-forward \(format version 2/)
+  })
+
+  test('an interrupted first write (torn temp file, no main file) starts empty', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, CHECKPOINT_FILE + '.tmp'), '{"version":1,"se')
+    const store = await CheckpointStore.open(dir)
+    t.after(async () => { await store.close() })
+    assert.equal(store.size, 0)
+  })
+
+  test('the lock keeps a second store (another live process) out, and is released on close', async (t) => {
+    const dir = tmpDir(t)
+    const store = await CheckpointStore.open(dir)
+    assert.equal(readFileSync(join(dir, LOCK_FILE), 'utf8').trim(), String(process.pid))
+    await assert.rejects(CheckpointStore.open(dir), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'MF_ERR_CHECKPOINT_LOCKED')
+      assert.match(err.message, new RegExp(`in use by process ${process.pid}`))
+      return true
+    })
+    writeFileSync(join(dir, LOCK_FILE), `${process.ppid}\n`)
+    await assert.rejects(CheckpointStore.open(dir), /MF_ERR_CHECKPOINT_LOCKED|in use by process/)
+    writeFileSync(join(dir, LOCK_FILE), `${process.pid}\n`)
+    await store.close()
+    assert.equal(existsSync(join(dir, LOCK_FILE)), false)
+  })
+
+  test('takes over the stale lock of a dead process, and an old empty lock file', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, LOCK_FILE), `${deadPid()}\n`)
+    const store = await CheckpointStore.open(dir)
+    assert.equal(readFileSync(join(dir, LOCK_FILE), 'utf8').trim(), String(process.pid))
+    await store.close()
+    writeFileSync(join(dir, LOCK_FILE), '')
+    const old = new Date(Date.now() - 60_000)
+    utimesSync(join(dir, LOCK_FILE), old, old)
+    const again = await CheckpointStore.open(dir)
+    await again.close()
+    writeFileSync(join(dir, LOCK_FILE), '')
+    await assert.rejects(CheckpointStore.open(dir), /is starting/, 'a fresh empty lock belongs to a process writing its pid')
+  })
+
+  test('drops entries no run has touched for longer than the expiry', async (t) => {
+    const dir = tmpDir(t)
+    let now = Date.parse('2025-01-01T00:00:00Z')
+    const store = await CheckpointStore.open(dir, { now: () => now })
+    store.set(identity, position)
+    await store.write()
+    await store.close()
+    now += 40 * 24 * 3600 * 1000
+    const later = await CheckpointStore.open(dir, { now: () => now })
+    t.after(async () => { await later.close() })
+    const other = identityOf({ dev: 1n, ino: 1n }, head.subarray(0, 10))
+    later.set(other, { offset: 10, line: 1, path: 'b' })
+    await later.write()
+    assert.deepEqual(later.list().map((e) => e.path), ['b'])
+  })
+})

@@ -1,0 +1,64 @@
+// Checkpoint writer: records acknowledged positions at once, fsyncs rejects first, tells the gate what is durable.
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { SourceProgress } from '../../../src/ack/source-progress.js'
+import { CHECKPOINT_FILE, CheckpointStore } from '../../../src/checkpoint/store.js'
+import { createCheckpointWriter, type TrackedFile } from '../../../src/checkpoint/writer.js'
+import type { RejectWriter } from '../../../src/output/reject-file.js'
+import { identityOf } from '../../../src/sources/fingerprint.js'
+import { silentLogger } from '../../helpers/config.js'
+import { tmpDir } from '../../helpers/tmp.js'
+import { waitFor } from '../../helpers/wait-for.js'
+
+function onDisk (dir: string): number | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(dir, CHECKPOINT_FILE), 'utf8')) as { sources: Array<{ offset: number }> }).sources[0]?.offset
+  } catch {
+    return undefined
+  }
+}
+
+describe('createCheckpointWriter', () => {
+  test('an acknowledgement that moves a position is written without waiting for the interval', async (t) => {
+    const dir = tmpDir(t)
+    const store = await CheckpointStore.open(dir)
+    const durable: number[] = []
+    const writer = createCheckpointWriter({ store, rejects: undefined, logger: silentLogger(), intervalMs: 60_000, onDurable: (_p, offset) => { durable.push(offset) } })
+    writer.start()
+    const progress = new SourceProgress('a.log', 0)
+    const file: TrackedFile = { identity: identityOf({ dev: 1n, ino: 2n }, Buffer.from('x')), path: 'a.log', progress }
+    writer.track(file)
+    const first = progress.hold(0, 10, 1)
+    const second = progress.hold(10, 20, 2)
+    progress.ack(second)
+    progress.ack(first)
+    await waitFor('the checkpoint on disk', () => onDisk(dir) === 20)
+    assert.ok(durable.includes(20))
+    await writer.stop()
+    await store.close()
+  })
+
+  test('flushes the reject file before a checkpoint that covers rejected lines', async (t) => {
+    const dir = tmpDir(t)
+    const store = await CheckpointStore.open(dir)
+    const order: string[] = []
+    const rejects: RejectWriter = {
+      write: () => undefined,
+      flush: async () => { order.push(`rejects flushed, checkpoint at ${String(onDisk(dir))}`) },
+      close: async () => undefined
+    }
+    const writer = createCheckpointWriter({ store, rejects, logger: silentLogger() })
+    const progress = new SourceProgress('a.log', 0)
+    writer.track({ identity: identityOf({ dev: 1n, ino: 2n }, Buffer.from('x')), path: 'a.log', progress })
+    progress.lineDone(30, 3)
+    await writer.flush()
+    assert.deepEqual(order, ['rejects flushed, checkpoint at undefined'])
+    assert.equal(onDisk(dir), 30)
+    await writer.flush()
+    assert.equal(order.length, 1, 'nothing changed: neither a flush nor a write')
+    await writer.stop()
+    await store.close()
+  })
+})

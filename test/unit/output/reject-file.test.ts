@@ -1,0 +1,19 @@
+// Reject file: records are appended as NDJSON; flush() resolves once they are on disk.
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, test } from 'node:test'
+import { createRejectWriter } from '../../../src/output/reject-file.js'
+import { tmpDir } from '../../helpers/tmp.js'
+
+describe('createRejectWriter', () => {
+  test('flush() resolves with every record written so far in the file', async (t) => {
+    const path = join(tmpDir(t), 'rejects.ndjson')
+    const writer = createRejectWriter(path)
+    await writer.flush()
+    for (let i = 0; i < 3; i++) writer.write({ reason: 'invalid_json', message: 'm', source: 'a.log', line: i + 1, offset: i * 10, raw: 'x' })
+    await writer.flush()
+    assert.equal(readFileSync(path, 'utf8').trim().split('\n').length, 3)
+    await writer.close()
+  })
+})
