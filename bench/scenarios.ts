@@ -69,6 +69,7 @@ function rowOf (scenario: string, variant: string, samples: readonly Sample[], n
     // A failed run's speed means nothing (it may have stopped at once): only its resources are shown.
     linesPerS: failed === undefined && pick.lines > 0 ? pick.lines / pick.wallS : undefined,
     hitsPerS: failed === undefined && pick.hits > 0 ? pick.hits / pick.wallS : undefined,
+    linesPerCpuS: failed === undefined && pick.lines > 0 && pick.cpuS !== undefined && pick.cpuS > 0 ? pick.lines / pick.cpuS : undefined,
     cpuS: pick.cpuS,
     peakRssMiB: pick.peakRssMiB,
     httpRequests: pick.httpRequests,
@@ -89,7 +90,7 @@ function exitProblem (ctx: BenchContext, run: MeasuredRun): string | undefined {
   if (run.timedOut) return 'timed out'
   if (run.exitCode === 0) return undefined
   const last = ctx.redact(run.stderrTail).trim().split('\n').filter((l) => l.trim() !== '').slice(-1)[0] ?? ''
-  return `exit ${String(run.exitCode ?? run.signal)}: ${last.slice(0, 160)}`
+  return `exit ${String(run.exitCode ?? run.signal)}${last === '' ? '' : `: ${last.slice(0, 160)}`}`
 }
 
 function readSummary (path: string): Record<string, number> | undefined {
@@ -312,7 +313,8 @@ const tailLatency: Scenario = {
     const server = await startFakeMatomo({ mode: 'instant' })
     try {
       const samples = await repeated(ctx, 'tail-latency', async () => await tailOnce(ctx, server, rate, seconds), { warmups: 0, repeats: ctx.quick ? 1 : 2 })
-      return [rowOf('tail-latency', `${rate} lines/s for ${seconds} s`, samples)]
+      const p = (k: 'p50Ms' | 'p99Ms'): string => String(median(samples.map((x) => Number(x.extra?.[k]))))
+      return [rowOf('tail-latency', `${rate} lines/s for ${seconds} s`, samples, `write→arrival p50 ${p('p50Ms')} ms, p99 ${p('p99Ms')} ms (median over runs)`)]
     } finally {
       await server.stop()
     }
@@ -402,11 +404,12 @@ export function rssGrowth (samples: readonly RssSample[]): { firstHalfPeakMiB: n
 
 const longStream: Scenario = {
   name: 'long-stream',
-  title: 'At least 2 million nginx-json lines through stdin; RSS sampled every 250 ms (dry run, and end to end to an instant server)',
+  title: 'At least 2 million nginx-json lines through stdin; RSS sampled every 250 ms (100 ms in quick mode) (dry run, and end to end to an instant server)',
   async run (ctx) {
     const block = mainLines(ctx)
     const times = ctx.quick ? 10 : 20
     const lines = block * times
+    const every = ctx.quick ? 100 : 250
     const file = await ctx.input('nginx-json', 'pages', block)
     const rows: Row[] = []
     const withGrowth = (s: Sample): Sample => {
@@ -416,7 +419,7 @@ const longStream: Scenario = {
 
     const dryRun = async (input: 'stdin' | string): Promise<Sample> => {
       const summaryFile = summaryPath(ctx)
-      const proc = startMeasured({ command: process.execPath, args: [ctx.cli, 'read', '--dry-run', '--idsite', '1', '--format', 'nginx-json', '--summary-json', summaryFile, input === 'stdin' ? '-' : input], stdin: input === 'stdin' ? 'pipe' : undefined, sampleIntervalMs: 250, timeoutMs: 900_000 })
+      const proc = startMeasured({ command: process.execPath, args: [ctx.cli, 'read', '--dry-run', '--idsite', '1', '--format', 'nginx-json', '--summary-json', summaryFile, input === 'stdin' ? '-' : input], stdin: input === 'stdin' ? 'pipe' : undefined, sampleIntervalMs: every, timeoutMs: 900_000 })
       if (input === 'stdin') await feedStdin(proc.stdin!, file, times)
       const run = await proc.done
       const summary = readSummary(summaryFile)
@@ -442,7 +445,7 @@ const longStream: Scenario = {
     const server = await startFakeMatomo({ mode: 'instant' })
     try {
       const e2e = await repeated(ctx, 'long-stream e2e', async () => {
-        const s = await againstServer(ctx, server, [...ctx.readArgs(server.trackingUrl), '-'], lines, { stdinRepeat: { file, times }, sampleIntervalMs: 250 })
+        const s = await againstServer(ctx, server, [...ctx.readArgs(server.trackingUrl), '-'], lines, { stdinRepeat: { file, times }, sampleIntervalMs: every })
         return withGrowth(s)
       }, { warmups: 0, repeats: 1 })
       rows.push(rowOf('long-stream', 'e2e', e2e))
@@ -462,7 +465,7 @@ function timeline (samples: readonly RssSample[]): string {
   return points.join(' ')
 }
 
-export const SATURATING = { perHitMs: 1, overheadMs: 50, failAbove: 3 } as const
+export const SATURATING = { perHitMs: 1, overheadMs: 25, failAbove: 3 } as const
 export const AUTO_FIXED_LEVELS = [1, 2, 3, 4, 8] as const
 
 const concurrencyAuto: Scenario = {

@@ -20,6 +20,8 @@ export interface Row {
   wallS?: number
   linesPerS?: number
   hitsPerS?: number
+  /** Input lines per CPU second (user+sys) of the measured process: steadier than lines/s on a busy machine. */
+  linesPerCpuS?: number
   cpuS?: number
   peakRssMiB?: number
   httpRequests?: number
@@ -63,7 +65,8 @@ export function createContext (settings: { quick: boolean, root: string, tmp: st
   const inputs = new Map<string, Promise<string>>()
   let senderProbe: Promise<Availability> | undefined
   let tailProbe: Promise<Availability> | undefined
-  const cli = join(settings.root, 'bin', 'matomo-forward.js')
+  // BENCH_CLI: another entry point with the same command line (to exercise the harness itself).
+  const cli = process.env.BENCH_CLI ?? join(settings.root, 'bin', 'matomo-forward.js')
   const redact = (text: string): string => text.split(settings.token).join('<token>')
 
   const ctx: BenchContext = {
@@ -121,7 +124,10 @@ async function probeSender (ctx: BenchContext): Promise<Availability> {
     const stats = await server.stats()
     const stderr = ctx.redact(run.stderrTail)
     if (run.exitCode === 0 && stats.hits === 3) return { state: 'available', reason: '' }
-    if (NOT_IN_BUILD.test(stderr)) return { state: 'unavailable', reason: `skipped: sender not available (${firstLine(stderr.replace(/^.*unexpected error: /m, ''))})` }
+    if (NOT_IN_BUILD.test(stderr)) {
+      ctx.log(`  sender probe: ${firstLine(stderr.replace(/^.*unexpected error: /m, ''))}`)
+      return { state: 'unavailable', reason: 'skipped: sender not available' }
+    }
     return { state: 'broken', reason: `sender probe failed: exit ${String(run.exitCode)}, ${stats.hits}/3 hits received; ${firstLine(stderr)}` }
   } finally {
     await server.stop()
@@ -153,7 +159,10 @@ async function probeTail (ctx: BenchContext): Promise<Availability> {
     proc.kill('SIGTERM')
     const run = await proc.done
     const stderr = ctx.redact(run.stderrTail)
-    if (NOT_IN_BUILD.test(stderr)) return { state: 'unavailable', reason: `skipped: tail not available (${firstLine(stderr.replace(/^.*unexpected error: /m, ''))})` }
+    if (NOT_IN_BUILD.test(stderr)) {
+      ctx.log(`  tail probe: ${firstLine(stderr.replace(/^.*unexpected error: /m, ''))}`)
+      return { state: 'unavailable', reason: 'skipped: tail not available' }
+    }
     return { state: 'broken', reason: `tail probe failed: exit ${String(run.exitCode)}, no hit within 15 s; ${firstLine(stderr)}` }
   } finally {
     if (!exited) {

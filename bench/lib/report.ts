@@ -60,14 +60,14 @@ const num = (n: number | undefined, digits = 0): string => n === undefined || Nu
 export function renderMarkdown (result: BenchResult): string {
   const out: string[] = []
   out.push(`Run of ${result.generatedAt} (${result.mode} mode): ${machineLine(result.machine)}.`, '')
-  out.push('| scenario | variant | lines/s | hits/s | wall s | CPU s | peak RSS MiB | HTTP requests | runs | notes |')
-  out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|---|')
+  out.push('| scenario | variant | lines/s | hits/s | wall s | CPU s | lines/CPU s | peak RSS MiB | HTTP requests | runs | notes |')
+  out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|')
   for (const r of result.rows) {
     const spread = r.minLinesPerS !== undefined && r.maxLinesPerS !== undefined && r.repeats !== undefined && r.repeats > 1
       ? `range ${num(r.minLinesPerS)}–${num(r.maxLinesPerS)} lines/s`
       : ''
     const note = [r.status === 'ok' ? '' : r.status.toUpperCase(), r.note ?? '', spread].filter((s) => s !== '').join('; ')
-    out.push(`| ${r.scenario} | ${r.variant} | ${num(r.linesPerS)} | ${num(r.hitsPerS)} | ${num(r.wallS, 3)} | ${num(r.cpuS, 2)} | ${num(r.peakRssMiB, 1)} | ${num(r.httpRequests)} | ${r.repeats ?? ''} | ${escapeCell(note)} |`)
+    out.push(`| ${r.scenario} | ${r.variant} | ${num(r.linesPerS)} | ${num(r.hitsPerS)} | ${num(r.wallS, 3)} | ${num(r.cpuS, 2)} | ${num(r.linesPerCpuS)} | ${num(r.peakRssMiB, 1)} | ${num(r.httpRequests)} | ${r.repeats ?? ''} | ${escapeCell(note)} |`)
   }
   out.push('', '| target | required | status | measured |', '|---|---|---|---|')
   for (const t of result.targets) out.push(`| ${t.name} | ${t.required} | **${t.status}** | ${escapeCell(t.measured)} |`)

@@ -55,7 +55,8 @@ describe('bench fake Matomo', () => {
   })
 
   it('saturating: a request alone succeeds; requests above the in-flight limit fail with 500 and are rolled back', async () => {
-    const server = await start({ mode: 'saturating', failAbove: 1 })
+    // 10 hits × 30 ms: each request works long enough for the two sent together to overlap.
+    const server = await start({ mode: 'saturating', failAbove: 1, perHitMs: 30 })
     try {
       const alone = await fetch(`${server.url}/matomo.php`, { method: 'POST', body: bulk(10) })
       assert.equal(alone.status, 200)
