@@ -40,6 +40,19 @@ export interface ServerStats {
 
 const BENCH_WRITE_TIME = /[?&]bench_w=(\d+)/
 
+const SITE = { idsite: '1', name: 'bench', main_url: 'https://www.example.org', timezone: 'UTC', currency: 'USD', ecommerce: '0', sitesearch: '1' }
+
+/** Reporting API answers: import_logs.py calls getSiteFromId with --idsite, the others without it or for checks. */
+const API_ANSWERS: Readonly<Record<string, unknown>> = {
+  'SitesManager.getSiteFromId': SITE,
+  'SitesManager.getAllSites': [SITE],
+  'SitesManager.getSitesIdFromSiteUrl': [{ idsite: '1' }],
+  'SitesManager.getSitesIdWithAtLeastViewAccess': [1],
+  'SitesManager.getSitesIdWithAdminAccess': [1],
+  'UsersManager.hasSuperUserAccess': { value: true },
+  'API.getMatomoVersion': { value: '5.1.2' }
+}
+
 export function createFakeMatomo (options: FakeMatomoOptions): { server: ReturnType<typeof createServer>, stats: () => ServerStats, reset: () => void } {
   let httpRequests = 0
   let bulkRequests = 0
@@ -140,17 +153,9 @@ export function createFakeMatomo (options: FakeMatomoOptions): { server: ReturnT
   const handleApi = (res: ServerResponse, params: URLSearchParams): void => {
     apiCalls++
     const method = params.get('method') ?? ''
-    const site = { idsite: '1', name: 'bench', main_url: 'https://www.example.org', timezone: 'UTC', currency: 'USD', ecommerce: '0', sitesearch: '1' }
-    switch (method) {
-      case 'SitesManager.getSiteFromId': answer(res, 200, site); return
-      case 'SitesManager.getAllSites': answer(res, 200, [site]); return
-      case 'SitesManager.getSitesIdFromSiteUrl': answer(res, 200, [{ idsite: '1' }]); return
-      case 'SitesManager.getSitesIdWithAtLeastViewAccess': answer(res, 200, [1]); return
-      case 'SitesManager.getSitesIdWithAdminAccess': answer(res, 200, [1]); return
-      case 'UsersManager.hasSuperUserAccess': answer(res, 200, { value: true }); return
-      case 'API.getMatomoVersion': answer(res, 200, { value: '5.1.2' }); return
-      default: answer(res, 200, { result: 'error', message: `The method '${method}' is not known to the bench server.` })
-    }
+    const answerOf = API_ANSWERS[method]
+    if (answerOf !== undefined) { answer(res, 200, answerOf); return }
+    answer(res, 200, { result: 'error', message: `The method '${method}' is not known to the bench server.` })
   }
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -240,7 +245,8 @@ function createProcessorSharing (): { submit: (workMs: number, done: () => void)
   }
 }
 
-function parseArgs (args: readonly string[]): FakeMatomoOptions {
+/** Command-line options of the server process; unknown modes throw. */
+export function parseServerArgs (args: readonly string[]): FakeMatomoOptions {
   const get = (name: string, fallback: string): string => {
     const i = args.indexOf(`--${name}`)
     return i === -1 ? fallback : (args[i + 1] ?? fallback)
@@ -251,15 +257,15 @@ function parseArgs (args: readonly string[]): FakeMatomoOptions {
     mode,
     latencyMs: Number(get('latency-ms', '250')),
     perHitMs: Number(get('per-hit-ms', '1')),
-    overheadMs: Number(get('overhead-ms', '50')),
+    overheadMs: Number(get('overhead-ms', '25')),
     failAbove: Number(get('fail-above', '3'))
   }
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href
 if (isMain) {
-  // tsx bench/matomo-server.ts [--mode instant|latency|saturating] [--latency-ms 250] [--per-hit-ms 1] [--overhead-ms 50] [--fail-above 3]
-  const options = parseArgs(process.argv.slice(2))
+  // tsx bench/matomo-server.ts [--mode instant|latency|saturating] [--latency-ms 250] [--per-hit-ms 1] [--overhead-ms 25] [--fail-above 3]
+  const options = parseServerArgs(process.argv.slice(2))
   const { server } = createFakeMatomo(options)
   server.listen(0, '127.0.0.1', () => {
     const address = server.address()

@@ -369,7 +369,8 @@ async function tailOnce (ctx: BenchContext, server: FakeMatomoProcess, rate: num
   }
   const run = await proc.done
   const stats = await server.stats()
-  if (problem === undefined && run.exitCode !== 0 && run.signal === null) problem = exitProblem(ctx, run)
+  // After SIGTERM with every line delivered, a graceful drain exits 0; dying of the signal is a problem too.
+  if (problem === undefined && (run.exitCode !== 0 || run.signal !== null)) problem = exitProblem(ctx, run) ?? `killed by ${String(run.signal)}`
   return {
     wallS: run.wallS,
     lines: 0,

@@ -1,7 +1,10 @@
 // The benchmark generator: seeded determinism, and nginx-json lines in exactly import_logs.py's layout.
 import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { BENCH_FORMATS, generateLines, generateRequests, isoWithOffset } from '../../../bench/generate.js'
+import { BENCH_FORMATS, generateLines, generateRequests, isoWithOffset, writeLogFile } from '../../../bench/generate.js'
 import { UTC, isLineIssue } from '../../../src/formats/access-entry.js'
 import { FORMATS } from '../../../src/formats/index.js'
 
@@ -76,6 +79,21 @@ describe('bench generator', () => {
         const expected = format === 'nginx-json' ? Math.floor(requests[i]!.timeMs / 1000) * 1000 : requests[i]!.timeMs
         assert.equal(entry.timeMs, expected)
       })
+    }
+  })
+
+  it('writes a file of exactly the generated lines, each ending in a newline, and returns its size', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-bench-gen-'))
+    try {
+      const path = join(dir, 'out.ndjson')
+      // Enough lines to cross the 1 MiB write chunk.
+      const options = { format: 'caddy' as const, mix: 'pages' as const, lines: 3_000, seed: 11, baseTimeMs: BASE }
+      const bytes = await writeLogFile(path, options)
+      const text = readFileSync(path, 'utf8')
+      assert.equal(Buffer.byteLength(text), bytes)
+      assert.equal(text, [...generateLines(options)].join('\n') + '\n')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { createFakeMatomo, type FakeMatomoOptions, type ServerStats } from '../../../bench/matomo-server.js'
+import { createFakeMatomo, parseServerArgs, type FakeMatomoOptions, type ServerStats } from '../../../bench/matomo-server.js'
 
 const BASE_OPTIONS: FakeMatomoOptions = { mode: 'instant', latencyMs: 0, perHitMs: 0.1, overheadMs: 0, failAbove: 1 }
 
@@ -21,6 +21,17 @@ describe('bench fake Matomo', () => {
   let instant: Awaited<ReturnType<typeof start>>
   before(async () => { instant = await start({ mode: 'instant' }) })
   after(async () => { await instant.close() })
+
+  it('answers 400 to a bulk-looking body that is not JSON', async () => {
+    const res = await fetch(`${instant.url}/matomo.php`, { method: 'POST', body: '{"requests": [' })
+    assert.equal(res.status, 400)
+  })
+
+  it('reads its options from the command line, with defaults, and refuses an unknown mode', () => {
+    assert.deepEqual(parseServerArgs(['--mode', 'saturating', '--fail-above', '5']), { mode: 'saturating', latencyMs: 250, perHitMs: 1, overheadMs: 25, failAbove: 5 })
+    assert.equal(parseServerArgs([]).mode, 'instant')
+    assert.throws(() => parseServerArgs(['--mode', 'slow']), /--mode/)
+  })
 
   it('answers a bulk request with tracked = items and counts hits and requests', async () => {
     await fetch(`${instant.url}/reset`, { method: 'POST' })
@@ -52,6 +63,40 @@ describe('bench fake Matomo', () => {
     const stats = await (await fetch(`${instant.url}/stats`)).json() as ServerStats
     assert.equal(stats.delays.count, 2)
     assert.ok(stats.delays.p99Ms! >= 5_000)
+  })
+
+  it('latency: answers after the set time and counts the requests in flight together', async () => {
+    const server = await start({ mode: 'latency', latencyMs: 50 })
+    try {
+      const answers = await Promise.all([1, 2, 3].map(async () => await fetch(`${server.url}/matomo.php`, { method: 'POST', body: bulk(4) })))
+      assert.deepEqual(answers.map((r) => r.status), [200, 200, 200])
+      const stats = await (await fetch(`${server.url}/stats`)).json() as ServerStats
+      assert.equal(stats.hits, 12)
+      assert.equal(stats.maxInFlight, 3)
+      assert.ok(stats.lastResponseMs! >= stats.firstArrivalMs!)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('saturating: requests within the in-flight limit share the server and all succeed', async () => {
+    const server = await start({ mode: 'saturating', failAbove: 3, perHitMs: 1, overheadMs: 5 })
+    try {
+      const answers = await Promise.all([1, 2, 3].map(async () => await fetch(`${server.url}/matomo.php`, { method: 'POST', body: bulk(20) })))
+      assert.deepEqual(answers.map((r) => r.status), [200, 200, 200])
+      const stats = await (await fetch(`${server.url}/stats`)).json() as ServerStats
+      assert.equal(stats.hits, 60)
+      assert.equal(stats.failedRequests, 0)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('answers unknown API methods with a Matomo-style error and unknown paths with 404', async () => {
+    const api = await fetch(`${instant.url}/index.php?module=API&method=Nope.nothing&format=json`)
+    assert.equal((await api.json() as { result: string }).result, 'error')
+    assert.equal((await fetch(`${instant.url}/elsewhere`)).status, 404)
+    assert.equal((await fetch(`${instant.url}/matomo.php?idsite=1&rec=1`)).status, 204)
   })
 
   it('saturating: a request alone succeeds; requests above the in-flight limit fail with 500 and are rolled back', async () => {
