@@ -393,10 +393,10 @@ async function waitFor (check: () => Promise<boolean>, timeoutMs: number, stop: 
   return false
 }
 
-/** RSS growth between the first and the second half of a run (the first 10 % is start-up and ignored). */
+/** RSS growth between the first and the second half of a run (the first 10 % is start-up and ignored); not judged under 10 s. */
 export function rssGrowth (samples: readonly RssSample[]): { firstHalfPeakMiB: number, secondHalfPeakMiB: number, growthMiB: number } | undefined {
-  if (samples.length < 8) return undefined
-  const end = samples[samples.length - 1]!.tS
+  const end = samples[samples.length - 1]?.tS ?? 0
+  if (samples.length < 8 || end < 10) return undefined
   const peak = (from: number, to: number): number => Math.max(0, ...samples.filter((s) => s.tS > from && s.tS <= to).map((s) => s.rssMiB))
   const first = peak(end * 0.1, end * 0.5)
   const second = peak(end * 0.5, end)
