@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { BENCH_FORMATS, generateLines, generateRequests, isoWithOffset, writeLogFile } from '../../../bench/generate.js'
-import { UTC, isLineIssue } from '../../../src/formats/access-entry.js'
+import { isLineIssue } from '../../../src/formats/access-entry.js'
 import { FORMATS } from '../../../src/formats/index.js'
+import { createParseContext } from '../../../src/formats/format.js'
 
 const BASE = Date.UTC(2025, 10, 25, 12, 0, 0, 500)
 const NGINX_KEYS = ['ip', 'host', 'path', 'status', 'referrer', 'user_agent', 'length', 'generation_time_milli', 'date']
@@ -69,7 +70,7 @@ describe('bench generator', () => {
   })
 
   it('writes lines our own nginx-json and pino-http formats read, with the same time', () => {
-    const context = { timeZone: UTC, trackingDataKey: 'matomo', fields: undefined }
+    const context = createParseContext()
     for (const format of ['nginx-json', 'pino-http'] as const) {
       const requests = [...generateRequests({ mix: 'realistic', lines: 100, seed: 5, baseTimeMs: BASE })]
       const lines = [...generateLines({ format, mix: 'realistic', lines: 100, seed: 5, baseTimeMs: BASE })]
