@@ -78,8 +78,8 @@ export function inFlightLimit (config: Config): number {
 }
 
 /** A source without a checkpoint (stdin): its acknowledged hits count as durable at once. */
-function untrackedSource (run: Run): SourceProgress {
-  const progress = new SourceProgress(STDIN, 0)
+function untrackedSource (run: Run, name: string = STDIN): SourceProgress {
+  const progress = new SourceProgress(name, 0)
   run.untracked.push(progress)
   const gate = run.gate
   if (gate !== undefined) progress.onCommit = () => { gate.durable(progress, progress.committed) }
@@ -249,6 +249,13 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
   }
   try {
     const ids = await handle.stat({ bigint: true })
+    if (!ids.isFile()) {
+      // /dev/stdin, a named pipe, <(process substitution): a stream with no size and no identity to resume by.
+      // Read it like standard input (no checkpoint), never with positional reads, which a pipe cannot do.
+      logger.info({ path }, `${path} is not a regular file: read as a stream, without a checkpoint`)
+      await readStream(run, handle.createReadStream({ autoClose: false, highWaterMark: 256 * 1024 }), untrackedSource(run, path), 0, 0)
+      return
+    }
     const rawSize = Number(ids.size)
     const { head, gzip } = await readHead(handle)
     const match = config.ignoreCheckpoints || store === undefined ? undefined : store.find(ids, head)

@@ -60,7 +60,8 @@ export async function expandInputs (args: readonly string[], cwd: string): Promi
   const unmatched: string[] = []
   const compiled = new Map(compilePatterns(args, cwd).map((p) => [p.given, p]))
   for (const given of args) {
-    if (given === STDIN) {
+    // Opening /dev/stdin fails when standard input is a socket (ENXIO): it is standard input, so read it as such.
+    if (given === STDIN || STDIN_ALIASES.has(given)) {
       if (!seen.has(STDIN)) inputs.push(STDIN)
       seen.add(STDIN)
       continue
@@ -85,9 +86,12 @@ export async function expandInputs (args: readonly string[], cwd: string): Promi
   return { inputs, unmatched }
 }
 
+/** Anything readable but a directory: regular files, and /dev/stdin or named pipes given by name. */
+const STDIN_ALIASES = new Set(['/dev/stdin', '/dev/fd/0', '/proc/self/fd/0'])
+
 async function isFile (path: string): Promise<boolean> {
   try {
-    return (await stat(path)).isFile()
+    return !(await stat(path)).isDirectory()
   } catch {
     return false
   }

@@ -62,6 +62,15 @@ describe('bin/matomo-forward.js (built dist)', () => {
     assert.ok(!r.stdout.includes('SECRETTOKEN') && !r.stderr.includes('SECRETTOKEN'))
   })
 
+  test('/dev/stdin given by name is read as a stream (a pipe has no size and cannot be read by position)', async () => {
+    const { readFileSync } = await import('node:fs')
+    const input = readFileSync(join(ROOT, 'fixtures/logs/nginx-json.ndjson'), 'utf8')
+    const r = await run(['read', '/dev/stdin', '--dry-run', '--idsite', '2', '--format', 'nginx-json'], { stdin: input })
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(hits(r.stdout).length, 5)
+    assert.match(r.stderr, /lines read +6/)
+  })
+
   test('a configuration problem exits 2 before reading, listing every problem', async (t) => {
     const dir = tmpDir(t)
     writeFileSync(join(dir, 'c.yaml'), 'idsite: zero\nexcludePattern: ["(x"]\n')
