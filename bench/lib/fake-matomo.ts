@@ -1,8 +1,8 @@
 // Starts bench/matomo-server.ts in its own process and talks to its /stats and /reset endpoints.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import split2 from 'split2'
 import type { ServerMode, ServerStats } from '../matomo-server.js'
 
 const SERVER_SCRIPT = fileURLToPath(new URL('../matomo-server.ts', import.meta.url))
@@ -34,12 +34,13 @@ export async function startFakeMatomo (options: StartServerOptions): Promise<Fak
   if (options.overheadMs !== undefined) args.push('--overhead-ms', String(options.overheadMs))
   if (options.failAbove !== undefined) args.push('--fail-above', String(options.failAbove))
   const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
-  const lines = createInterface({ input: child.stdout! })
+  // The server announces itself as one NDJSON line on stdout.
+  const lines = child.stdout!.pipe(split2((line: string) => JSON.parse(line) as { port: number }))
   const first = await Promise.race([
-    once(lines, 'line').then(([line]) => String(line)),
+    once(lines, 'data').then(([announcement]) => announcement as { port: number }),
     once(child, 'exit').then(() => { throw new Error('the fake Matomo exited before printing its port') })
   ])
-  const port = (JSON.parse(first) as { port: number }).port
+  const port = first.port
   const baseUrl = `http://127.0.0.1:${port}`
   return {
     port,
