@@ -77,6 +77,7 @@ export const errors = {
   MF_ERR_FORMAT_UNDETECTED: define('MF_ERR_FORMAT_UNDETECTED', { template: 'cannot detect the log format of %s: %s', exitCode: EXIT.usage }),
   // SINK: delivery to Matomo.
   MF_ERR_SINK_CONFIG: define('MF_ERR_SINK_CONFIG', { template: 'Matomo at %s is not answering as a bulk tracking endpoint: %s', exitCode: EXIT.undelivered }),
+  MF_ERR_SINK_BLOCKED: define('MF_ERR_SINK_BLOCKED', { template: 'Matomo at %s blocked this IP address after too many failed logins: %s', exitCode: EXIT.undelivered }),
   MF_ERR_SINK_AUTH: define('MF_ERR_SINK_AUTH', { template: 'Matomo refused the token: %s', exitCode: EXIT.undelivered }),
   MF_ERR_SINK_GAVE_UP: define('MF_ERR_SINK_GAVE_UP', { template: 'gave up delivering a batch after %d attempts: %s', exitCode: EXIT.undelivered }),
   MF_ERR_SINK_PREFLIGHT: define('MF_ERR_SINK_PREFLIGHT', { template: 'preflight check failed:\n%s', exitCode: EXIT.undelivered }),

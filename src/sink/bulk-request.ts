@@ -92,10 +92,11 @@ export interface BulkClient {
   /** POSTs a bulk body to the tracking URL. Throws RequestFailure when no HTTP answer came. */
   sendBulk: (body: string, signal?: AbortSignal) => Promise<HttpAnswer>
   /**
-   * Calls the Reporting API with `module=API&method=…&format=json` and `query` in the URL; the token goes in
-   * the POST body, never in the URL (it would end up in access logs).
+   * Calls the Reporting API: `POST index.php?module=API&format=json&method=…` with the token and `params` in the
+   * form body. The token never goes in the URL (it would end up in access logs). `method` must stay in the query
+   * string: with everything in the body, Matomo 5 answers a bad token with an HTML page instead of JSON.
    */
-  callApi: (method: string, query: Readonly<Record<string, string>>, token: string | undefined, signal?: AbortSignal) => Promise<HttpAnswer>
+  callApi: (method: string, params: Readonly<Record<string, string>>, token: string | undefined, signal?: AbortSignal) => Promise<HttpAnswer>
   close: () => Promise<void>
 }
 
@@ -149,13 +150,12 @@ export function createBulkClient (options: BulkClientOptions): BulkClient {
   return {
     endpoint,
     sendBulk: async (body, signal) => await post(endpoint.trackingUrl, body, 'application/json', signal),
-    async callApi (method, query, token, signal) {
+    async callApi (method, params, token, signal) {
       const url = new URL(endpoint.apiUrl)
       url.searchParams.set('module', 'API')
-      url.searchParams.set('method', method)
       url.searchParams.set('format', 'json')
-      for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value)
-      const form = new URLSearchParams()
+      url.searchParams.set('method', method)
+      const form = new URLSearchParams(params)
       if (token !== undefined) form.set('token_auth', token)
       return await post(url.toString(), form.toString(), 'application/x-www-form-urlencoded', signal)
     },

@@ -45,9 +45,12 @@ export function classifyAnswer (answer: HttpAnswer, sent: number, context: Class
   if (status === 413) return { kind: 'split', message: 'HTTP 413: the body is larger than a web server in front of Matomo accepts (nginx client_max_body_size is 1 MiB by default)' }
   if (status === 408) return retry('http_408', 'HTTP 408 Request Timeout', answer, now)
   if (status === 429) return retry('http_429', 'HTTP 429 Too Many Requests', answer, now)
+  // Matomo's brute-force protection refuses every request from a blocked IP, valid token or not, for up to an
+  // hour: retrying cannot help and a retry loop only keeps the block alive (matomo-real/ANSWERS.md F9).
+  if (status >= 500 && isBruteForceBlock(answer.body)) return { kind: 'fatal', error: errors.MF_ERR_SINK_BLOCKED(where, BRUTE_FORCE_HELP) }
   // A 5xx body may carry `tracked` counts: with bulk_requests_use_transaction (the default) that work was
   // rolled back, so they are never counted.
-  if (status >= 500) return retry('http_5xx', `HTTP ${status}${snippet(answer, context)}`, answer, now)
+  if (status >= 500) return retry('http_5xx', `HTTP ${status}${snippet(answer, context)}${isBareBulkError(answer) ? BARE_500_HINT : ''}`, answer, now)
   if (status === 400) {
     if (!isJson(answer) || looksLikeMatomoPage(answer.body)) {
       return fatalConfig(where, `it answered HTTP 400 "This resource is part of Matomo": the body was not recognised as a bulk tracking request. Check that --matomo-url is Matomo's matomo.php and that no proxy rewrites request bodies${snippet(answer, context)}`)
@@ -101,6 +104,21 @@ function classifyOk (answer: HttpAnswer, sent: number, context: ClassifyContext)
   }
   if (answered < sent) return { kind: 'unaccounted', tracked, invalid, missing: sent - answered }
   return { kind: 'delivered', tracked, invalid, invalidIndices: parseIndices(json.invalid_indices, invalid, sent) }
+}
+
+/** What to do about Matomo's brute-force block; shared by the sink and the preflight. */
+export const BRUTE_FORCE_HELP = 'Matomo\'s brute-force protection (20 requests with an unknown token within an hour) now refuses every request from this address, even with a valid token. Retrying does not help. Fix the token that failed (matomo-forward check), then wait up to an hour, or have a Matomo super user unblock the address: DELETE FROM matomo_brute_force_log (table prefix as configured), or allow-list it (login_allowlist_ip[] in config/config.ini.php)'
+
+/** Matomo's "Too many failed logins" message, in an HTML page or a JSON error. */
+export function isBruteForceBlock (body: string): boolean {
+  return body.includes('Too many failed logins')
+}
+
+/** Matomo answers a blocked IP's bulk request with this body only, and so it does a rolled-back batch. */
+const BARE_500_HINT = ' (if this persists: Matomo also answers this to a bulk request from an address its brute-force protection blocked; `matomo-forward check` tells)'
+
+function isBareBulkError (answer: HttpAnswer): boolean {
+  return /^\s*\{\s*"status"\s*:\s*"error"\s*,\s*"tracked"\s*:\s*0\s*,\s*"invalid"\s*:\s*0\s*\}\s*$/.test(answer.body)
 }
 
 /** Classifies a request that got no HTTP answer. */

@@ -118,6 +118,31 @@ describe('matomo-forward check (spawned)', () => {
     assert.equal(matomo.hits.length, 0)
   })
 
+  test('an IP blocked by Matomo\'s brute-force protection: check and read say so and how to unblock; nothing retried', async (t) => {
+    const { matomo, file, base } = await fixture(t, { bruteForceLimit: 1 })
+    await fetch(`${matomo.origin}/index.php?module=API&format=json&method=API.getMatomoVersion`, { method: 'POST', body: new URLSearchParams({ token_auth: 'e'.repeat(32) }) })
+    const check = await cli(['check', ...base], TOKEN_ENV)
+    assert.equal(check.code, 1)
+    assert.match(check.stdout, /^FAIL {2}token: .*Too many failed logins.*matomo_brute_force_log/m)
+    const apiCalls = matomo.requests.length
+    const read = await cli(['read', ...base, file], TOKEN_ENV)
+    assert.equal(read.code, 1, read.stderr)
+    assert.match(read.stderr, /MF_ERR_SINK_PREFLIGHT: [^]*Too many failed logins/)
+    assert.equal(matomo.requests.length - apiCalls, 2, 'one empty bulk request and one API call, no retry')
+    assert.equal(matomo.hits.length, 0)
+  })
+
+  test('a bad token with --no-preflight: Matomo counts every hit with cip invalid; the run stops with MF_ERR_SINK_AUTH, nothing acknowledged', async (t) => {
+    const { matomo, file, base } = await fixture(t)
+    const r = await cli(['read', ...base, '--no-preflight', file], { MATOMO_FORWARD_ACCESS_TOKEN: '9'.repeat(32) })
+    assert.equal(r.code, 1, r.stderr)
+    assert.match(r.stderr, /MF_ERR_SINK_AUTH/)
+    assert.equal(matomo.hits.length, 0)
+    const again = await cli(['read', ...base, '--no-preflight', file], TOKEN_ENV)
+    assert.equal(again.code, 0, again.stderr)
+    assert.equal(matomo.hits.length, 5, 'the lines were not checkpointed: the next run with a good token sends them')
+  })
+
   test('exits 1 and says what to fix when the token is not accepted', async (t) => {
     const { base } = await fixture(t)
     const r = await cli(['check', ...base], { MATOMO_FORWARD_ACCESS_TOKEN: '9'.repeat(32) })

@@ -1,4 +1,4 @@
-// A fake Matomo on 127.0.0.1 (port 0) that answers bulk tracking and a few Reporting API calls like Matomo 5.1.2.
+// A fake Matomo on 127.0.0.1 (port 0) that answers bulk tracking and a few Reporting API calls like Matomo 5.1/5.2.
 //
 // Usage:
 //   const matomo = await startFakeMatomo()            // t.after(() => matomo.close())
@@ -18,8 +18,18 @@
 //     token and a non-empty list. "send_image" 0/"0" in the body → 204 with an empty body (items still stored).
 //   - A body without "requests", or not JSON → 400 text/html: GIF bytes + "This resource is part of Matomo".
 //   - /index.php?module=API&method=…: UsersManager.hasSuperUserAccess, SitesManager.getSitesIdWithAdminAccess,
-//     SitesManager.getSitesIdWithWriteAccess, SitesManager.getSiteFromId; token_auth from the POST body or query;
-//     an unknown token → {"result":"error","message":"Unable to authenticate with the provided token…"}.
+//     SitesManager.getSitesIdWithWriteAccess (super users get []), SitesManager.getSiteFromId, API.getMatomoVersion;
+//     params from the query and the POST body (/work/matomo-real/ANSWERS.md, Matomo 5.2, F8):
+//       - a non-empty unknown token → 401; JSON {"result":"error","message":"Unable to authenticate…"} when `method`
+//         is in the query string, an HTML error page when everything is in the POST body;
+//       - no token → the anonymous user: hasSuperUserAccess false, empty lists, getSiteFromId 401 JSON;
+//       - a valid token without access → 401 JSON "You can't access this resource…" (whatever the layout);
+//       - getSiteFromId of an unknown site with a super-user token, or an unknown method → 200 result:error.
+//   - Brute-force protection (F9): every request with a non-empty unknown token to the Reporting API, and every bulk
+//     request with such a token and an item that needs authentication, is a failed login. After `bruteForceLimit`
+//     (20) of them the IP is blocked: every Reporting API call answers 500 "Too many failed logins…" (JSON or HTML as
+//     above), a bulk request with items 500 {"status":"error","tracked":0,"invalid":0}; an empty bulk request still
+//     200 success. `unblock()` clears it (DELETE FROM matomo_brute_force_log).
 //
 // Scripting: `script(info)` (an option) and `enqueue(...)` (queued answers, used first) decide the answer of a
 // bulk request; undefined means the default. See `Scripted` for every kind. `latencyMs` delays every answer.
@@ -87,6 +97,8 @@ export interface FakeMatomoOptions {
   superUserToken?: string
   /** token → site ids it may write to. @default { [WRITE_TOKEN]: [1] } */
   writeTokens?: Readonly<Record<string, readonly number[]>>
+  /** token → site ids it administers (getSitesIdWithWriteAccess does not list them). @default {} */
+  adminTokens?: Readonly<Record<string, readonly number[]>>
   /** token → site ids it may view. @default { [VIEW_TOKEN]: [1] } */
   viewTokens?: Readonly<Record<string, readonly number[]>>
   /** Existing sites. @default [1] */
@@ -96,6 +108,8 @@ export interface FakeMatomoOptions {
   script?: (info: BulkInfo) => Scripted | undefined
   /** Matomo's clock for the 24-hour cdt rule. @default Date.now */
   nowMs?: () => number
+  /** Failed logins after which the IP is blocked (Login plugin: 20 per 60 min). @default 20 */
+  bruteForceLimit?: number
 }
 
 export interface FakeMatomo {
@@ -110,10 +124,24 @@ export interface FakeMatomo {
   readonly peakInFlight: number
   /** Answers for the next bulk requests, in order, before `script` and the default. */
   enqueue: (...answers: Scripted[]) => void
+  /** Failed logins recorded (requests with a non-empty unknown token that had to be checked). */
+  readonly failedLogins: number
+  /** True once failedLogins reached bruteForceLimit. */
+  readonly blocked: boolean
+  /** Clears the failed logins (as DELETE FROM matomo_brute_force_log does). */
+  unblock: () => void
   close: () => Promise<void>
 }
 
-type Auth = { level: 'super' } | { level: 'write', sites: readonly number[] } | { level: 'view', sites: readonly number[] } | { level: 'unknown' } | { level: 'none' }
+type Auth = { level: 'super' } | { level: 'admin' | 'write', sites: readonly number[] } | { level: 'view', sites: readonly number[] } | { level: 'unknown' } | { level: 'none' }
+
+const TOO_MANY_FAILED_LOGINS = 'Too many failed logins. Please wait and try logging in again later.'
+const UNABLE_TO_AUTHENTICATE = 'Unable to authenticate with the provided token. It is either invalid or expired.'
+
+/** Matomo's HTML error page (what the Reporting API answers when `method` is not in the query string). */
+function errorPage (message: string): string {
+  return `<!DOCTYPE html><html><head><title>Matomo › Error</title></head><body><div class="content"><h2>${message}</h2><p><a href="javascript:window.history.back();">Go Back</a> | <a href="index.php">Go to Matomo</a></p></div></body></html>`
+}
 
 const MATOMO_PAGE = '<!DOCTYPE html><html><body><h1>This resource is part of Matomo.</h1><p>Matomo is a free/libre web analytics.</p></body></html>'
 
@@ -121,6 +149,7 @@ export async function startFakeMatomo (options: FakeMatomoOptions = {}): Promise
   const superToken = options.superUserToken ?? SUPER_TOKEN
   const writeTokens = options.writeTokens ?? { [WRITE_TOKEN]: [1] }
   const viewTokens = options.viewTokens ?? { [VIEW_TOKEN]: [1] }
+  const adminTokens = options.adminTokens ?? {}
   const sites = new Set(options.sites ?? [1])
   const nowMs = options.nowMs ?? Date.now
   const requests: RecordedRequest[] = []
@@ -137,6 +166,9 @@ export async function startFakeMatomo (options: FakeMatomoOptions = {}): Promise
     timers.add(timer)
   }
   let bulkCount = 0
+  let failedLogins = 0
+  const bruteForceLimit = options.bruteForceLimit ?? 20
+  const isBlocked = (): boolean => failedLogins >= bruteForceLimit
   let inFlight = 0
   let peakInFlight = 0
 
@@ -145,6 +177,8 @@ export async function startFakeMatomo (options: FakeMatomoOptions = {}): Promise
     if (token === superToken) return { level: 'super' }
     const write = writeTokens[token]
     if (write !== undefined) return { level: 'write', sites: write }
+    const admin = adminTokens[token]
+    if (admin !== undefined) return { level: 'admin', sites: admin }
     const view = viewTokens[token]
     if (view !== undefined) return { level: 'view', sites: view }
     return { level: 'unknown' }
@@ -201,6 +235,13 @@ export async function startFakeMatomo (options: FakeMatomoOptions = {}): Promise
     }
     const items = Array.isArray(parsed.requests) ? parsed.requests : []
     const index = bulkCount++
+    // A blocked IP fails every non-empty bulk request, even with a valid token; an empty one still succeeds (F1, F9).
+    if (items.length > 0 && isBlocked()) {
+      res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'error', tracked: 0, invalid: 0 }))
+      return
+    }
+    // The tracker checks the token only when an item needs it (cip, old cdt): one failed login per request.
+    if (authOf(parsed.token_auth).level === 'unknown' && items.some((raw) => { const item = toParams(raw); return item !== undefined && needsAuthentication(item) })) failedLogins++
     const scripted = queue.shift() ?? options.script?.({ index, items, body }) ?? { kind: 'default' }
     const auth = authOf(parsed.token_auth)
     const json = (status: number, value: unknown, headers: Record<string, string> = {}): void => {
@@ -292,33 +333,48 @@ export async function startFakeMatomo (options: FakeMatomoOptions = {}): Promise
     for (const [key, value] of Object.entries(item)) {
       if (key.startsWith('pf_') && Number(value) < 0) return true
     }
-    const cdtMs = cdtOf(item.cdt)
-    const needsAuth = item.cip !== undefined || (cdtMs !== undefined && nowMs() - cdtMs >= 86_400_000)
-    if (!needsAuth) return false
+    if (!needsAuthentication(item)) return false
     if (auth.level === 'super') return false
-    if (auth.level === 'write') return !auth.sites.includes(idsite)
+    if (auth.level === 'write' || auth.level === 'admin') return !auth.sites.includes(idsite)
     return true
+  }
+
+  function needsAuthentication (item: Record<string, unknown>): boolean {
+    const cdtMs = cdtOf(item.cdt)
+    return item.cip !== undefined || (cdtMs !== undefined && nowMs() - cdtMs >= 86_400_000)
   }
 
   function api (record: RecordedRequest, res: ServerResponse): void {
     const params = { ...record.query, ...Object.fromEntries(new URLSearchParams(record.body)) }
-    const json = (value: unknown): void => { res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(value)) }
-    const error = (message: string): void => { json({ result: 'error', message }) }
+    const json = (value: unknown, status = 200): void => { res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(value)) }
+    const error = (message: string, status = 200): void => { json({ result: 'error', message }, status) }
+    // Authentication failures are rendered as JSON only when `method` is in the query string (F8).
+    const authError = (message: string, status: number): void => {
+      if (record.query.method !== undefined) return error(message, status)
+      res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' }).end(errorPage(message))
+    }
     if (params.module !== 'API') return error('The module is missing.')
-    const auth = authOf(params.token_auth)
-    if (auth.level === 'unknown') return error('Unable to authenticate with the provided token. It is either invalid or expired.')
+    if (isBlocked()) return authError(TOO_MANY_FAILED_LOGINS, 500)
+    const auth = authOf(params.token_auth === 'anonymous' ? '' : params.token_auth)
+    if (auth.level === 'unknown') {
+      failedLogins++
+      return authError(UNABLE_TO_AUTHENTICATE, 401)
+    }
     const idSite = Number(params.idSite)
-    const canView = (id: number): boolean => auth.level === 'super' || ((auth.level === 'write' || auth.level === 'view') && auth.sites.includes(id))
+    const canView = (id: number): boolean => auth.level === 'super' || ((auth.level === 'admin' || auth.level === 'write' || auth.level === 'view') && auth.sites.includes(id))
     switch (params.method) {
+      case 'API.getMatomoVersion':
+        if (auth.level === 'none') return error('You can\'t access this resource as it requires \'view\' access for at least one website.', 401)
+        return json({ value: '5.2.0' })
       case 'UsersManager.hasSuperUserAccess':
         return json({ value: auth.level === 'super' })
       case 'SitesManager.getSitesIdWithAdminAccess':
-        return json(auth.level === 'super' ? [...sites] : [])
+        return json(auth.level === 'super' ? [...sites] : auth.level === 'admin' ? auth.sites.filter((s) => sites.has(s)) : [])
       case 'SitesManager.getSitesIdWithWriteAccess':
         return json(auth.level === 'write' ? auth.sites.filter((s) => sites.has(s)) : [])
       case 'SitesManager.getSiteFromId':
         if (auth.level === 'super' && !sites.has(idSite)) return error(`An unexpected website was found in the request: website id was set to '${params.idSite ?? ''}' .`)
-        if (!canView(idSite) || !sites.has(idSite)) return error(`You can't access this resource as it requires 'view' access for the website id = ${params.idSite ?? ''}.`)
+        if (!canView(idSite) || !sites.has(idSite)) return error(`You can't access this resource as it requires 'view' access for the website id = ${params.idSite ?? ''}.`, 401)
         return json({ idsite: String(idSite), name: `Site ${idSite}`, main_url: 'https://www.example.org' })
       default:
         return error(`The method '${params.method ?? ''}' does not exist or is not available in the module.`)
@@ -342,6 +398,15 @@ export async function startFakeMatomo (options: FakeMatomoOptions = {}): Promise
     },
     enqueue (...answers) {
       queue.push(...answers)
+    },
+    get failedLogins () {
+      return failedLogins
+    },
+    get blocked () {
+      return isBlocked()
+    },
+    unblock () {
+      failedLogins = 0
     },
     async close () {
       for (const timer of timers) clearTimeout(timer)

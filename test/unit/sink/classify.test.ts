@@ -38,6 +38,10 @@ const ROWS: Row[] = [
   { name: '200 empty body: fatal', answer: answer(200, '', 'text/html'), sent: 2, expect: { kind: 'fatal' }, code: 'MF_ERR_SINK_CONFIG', says: /empty body/ },
   { name: '200 JSON without the bulk shape: fatal', answer: answer(200, json({ hello: 'world' })), sent: 2, expect: { kind: 'fatal' }, code: 'MF_ERR_SINK_CONFIG', says: /not a bulk tracking answer/ },
   { name: '200 JSON status error: retry', answer: answer(200, json({ status: 'error', tracked: 0, invalid: 0 })), sent: 2, expect: { kind: 'retry', reason: 'status_error' } },
+  // Matomo 5.2, brute-force block (matomo-real/ANSWERS.md F9): never retried as a generic 5xx.
+  { name: '500 HTML "Too many failed logins" (IP blocked): fatal MF_ERR_SINK_BLOCKED with how to unblock', answer: answer(500, '<html><body><div class="content"><h2>Too many failed logins. Please wait and try logging in again later.</h2></div></body></html>', 'text/html'), sent: 2, expect: { kind: 'fatal' }, code: 'MF_ERR_SINK_BLOCKED', says: /matomo_brute_force_log.*login_allowlist_ip/ },
+  { name: '500 JSON "Too many failed logins": fatal MF_ERR_SINK_BLOCKED', answer: answer(500, json({ result: 'error', message: 'Too many failed logins. Please wait and try logging in again later.' })), sent: 2, expect: { kind: 'fatal' }, code: 'MF_ERR_SINK_BLOCKED', says: /wait up to an hour/ },
+  { name: '500 {"status":"error","tracked":0,"invalid":0} (rollback, or a blocked IP\'s bulk answer): retry, with a hint', answer: answer(500, json({ status: 'error', tracked: 0, invalid: 0 })), sent: 2, expect: { kind: 'retry', reason: 'http_5xx' }, says: /brute-force.*matomo-forward check/ },
   { name: '204 (send_image=0 or a queue): fatal, counts unknown', answer: answer(204, ''), sent: 2, expect: { kind: 'fatal' }, code: 'MF_ERR_SINK_CONFIG', says: /204/ },
   { name: '400 "part of Matomo" page (body not recognised as bulk): fatal', answer: answer(400, Buffer.concat([TRACKING_GIF, Buffer.from('<h1>This resource is part of Matomo.</h1>')]).toString('latin1'), 'image/gif'), sent: 2, expect: { kind: 'fatal' }, code: 'MF_ERR_SINK_CONFIG', says: /part of Matomo/ },
   { name: '400 JSON status error (batch aborted): refused', answer: answer(400, json({ status: 'error', tracked: 0, invalid: 0 })), sent: 2, expect: { kind: 'fatal' }, code: 'MF_ERR_SINK_REFUSED', says: /HTTP 400/ },
@@ -66,6 +70,7 @@ describe('classifyAnswer', () => {
         assert.match(outcome.error.message, row.says ?? /./)
         assert.ok(!outcome.error.message.includes(TOKEN))
       }
+      if (outcome.kind === 'retry' && row.says !== undefined) assert.match(outcome.message, row.says)
     })
   }
 

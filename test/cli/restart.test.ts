@@ -1,0 +1,264 @@
+// The restart guarantee through the real CLI: bin/matomo-forward.js (built dist/) as a child process against the fake Matomo.
+import assert from 'node:assert/strict'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { appendFileSync, existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { before, describe, test, type TestContext } from 'node:test'
+import { startFakeMatomo, SUPER_TOKEN, type FakeMatomo, type FakeMatomoOptions } from '../helpers/fake-matomo.js'
+import { accessLines } from '../helpers/log-lines.js'
+import { tmpDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/wait-for.js'
+
+const ROOT = resolve(import.meta.dirname, '../..')
+const BIN = join(ROOT, 'bin', 'matomo-forward.js')
+const TOKEN_ENV = { MATOMO_FORWARD_ACCESS_TOKEN: SUPER_TOKEN }
+
+function newestMtime (dir: string): number {
+  let newest = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs)
+  }
+  return newest
+}
+
+before(() => {
+  // Spawn tests run the built dist/; build it when it is missing or older than src/.
+  const built = join(ROOT, 'dist', 'cli', 'main.js')
+  if (!existsSync(built) || statSync(built).mtimeMs < newestMtime(join(ROOT, 'src'))) {
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' })
+  }
+})
+
+interface Run {
+  child: ChildProcess
+  /** Resolves with the exit code (null when killed by a signal) once stdio is closed. */
+  done: Promise<{ code: number | null, signal: NodeJS.Signals | null, stderr: string, stdout: string }>
+  stderr: () => string
+}
+
+function start (args: string[], env: Record<string, string> = TOKEN_ENV): Run {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (c: Buffer) => { stdout += String(c) })
+  child.stderr?.on('data', (c: Buffer) => { stderr += String(c) })
+  const done = new Promise<{ code: number | null, signal: NodeJS.Signals | null, stderr: string, stdout: string }>((resolve) => {
+    child.on('close', (code, signal) => { resolve({ code, signal, stderr, stdout }) })
+  })
+  return { child, done, stderr: () => stderr }
+}
+
+async function cli (args: string[], env?: Record<string, string>): Promise<{ code: number | null, stderr: string, stdout: string }> {
+  return await start(args, env).done
+}
+
+/** The id each stored hit was written with (accessLine puts it in the path). */
+function storedIds (matomo: FakeMatomo): string[] {
+  return matomo.hits.map((hit) => {
+    const match = /\/l\/([^?#]+)/.exec(String(hit.params.url))
+    if (match === null) throw new Error(`hit without an id: ${String(hit.params.url)}`)
+    return match[1] as string
+  })
+}
+
+/** Asserts ids from..to-1 each arrived; returns how many arrived more than once. */
+function assertAllArrived (matomo: FakeMatomo, from: number, to: number, prefix = ''): number {
+  const ids = storedIds(matomo)
+  const seen = new Set(ids)
+  const missing: string[] = []
+  for (let i = from; i < to; i++) if (!seen.has(prefix + String(i))) missing.push(prefix + String(i))
+  assert.deepEqual(missing.slice(0, 10), [], `${missing.length} lines never arrived`)
+  return ids.length - seen.size
+}
+
+/** Deterministic pseudo-random numbers (a seeded LCG): the kill moments are random but reproducible. */
+function seeded (seed: number): () => number {
+  let state = seed
+  return () => {
+    state = (state * 1103515245 + 12345) % 2147483648
+    return state / 2147483648
+  }
+}
+
+interface Fixture { matomo: FakeMatomo, dir: string, file: string, state: string, base: string[] }
+
+async function fixture (t: TestContext, options: FakeMatomoOptions = {}): Promise<Fixture> {
+  const matomo = await startFakeMatomo(options)
+  t.after(async () => { await matomo.close() })
+  const dir = tmpDir(t, 'mf-restart-')
+  const file = join(dir, 'access.log')
+  const state = join(dir, 'state')
+  // An explicit format: --format auto may release up to 50 lines at once while detecting (docs/checkpoints.md).
+  const base = ['--matomo-url', matomo.url, '--idsite', '1', '--state-dir', state, '--format', 'nginx-json', '--log-level', 'warn']
+  return { matomo, dir, file, state, base }
+}
+
+describe('restart through the CLI (spawned)', () => {
+  test('run, stop, append, run again: only the new lines are sent', async (t) => {
+    const { matomo, file, base } = await fixture(t)
+    writeFileSync(file, accessLines(0, 30))
+    const first = await cli(['read', ...base, file])
+    assert.equal(first.code, 0, first.stderr)
+    assert.equal(matomo.hits.length, 30)
+
+    appendFileSync(file, accessLines(30, 45))
+    const second = await cli(['read', ...base, file])
+    assert.equal(second.code, 0, second.stderr)
+    assert.equal(assertAllArrived(matomo, 0, 45), 0)
+    assert.equal(matomo.hits.length, 45)
+    assert.deepEqual(storedIds(matomo).slice(30).sort(), Array.from({ length: 15 }, (_, i) => String(30 + i)).sort())
+
+    const third = await cli(['read', ...base, file])
+    assert.equal(third.code, 0, third.stderr)
+    assert.equal(matomo.hits.length, 45, 'a finished file sends nothing')
+  })
+
+  test('the server refusing (500s, then resets): the run stops non-zero; server back: everything sent, nothing twice', async (t) => {
+    let refuse: 'no' | '500' | 'reset' = 'no'
+    const { matomo, file, base } = await fixture(t, {
+      // Refuse from the 3rd batch on, so the first run delivers part of the file before it stops.
+      script: ({ index, items }) => {
+        if (refuse === 'no' || items.length === 0 || index < 3) return undefined
+        return refuse === '500' ? { kind: 'error_500', tracked: 0 } : { kind: 'reset' }
+      }
+    })
+    writeFileSync(file, accessLines(0, 200))
+    const fast = ['--batch-size', '10', '--concurrency', '1', '--max-retries', '1', '--retry-max-delay-ms', '20']
+    refuse = '500'
+    const first = await cli(['read', ...base, ...fast, file])
+    assert.equal(first.code, 1, first.stderr)
+    assert.match(first.stderr, /MF_ERR_SINK_GAVE_UP/)
+    assert.match(first.stderr, /matomo-forward summary/)
+    const afterFirst = matomo.hits.length
+    assert.ok(afterFirst > 0 && afterFirst < 200, `part of the file was delivered (${afterFirst})`)
+
+    refuse = 'reset'
+    const second = await cli(['read', ...base, ...fast, file])
+    assert.equal(second.code, 1, second.stderr)
+    assert.equal(matomo.hits.length, afterFirst, 'nothing is stored while the server resets connections')
+
+    refuse = 'no'
+    const third = await cli(['read', ...base, ...fast, file])
+    assert.equal(third.code, 0, third.stderr)
+    assert.equal(assertAllArrived(matomo, 0, 200), 0, 'no hit was stored twice')
+    assert.equal(matomo.hits.length, 200)
+  })
+
+  test('kill -9 at random moments, restart, repeat: every line arrives, duplicates within concurrency × batch size per kill', async (t) => {
+    const LINES = 3000
+    const BATCH_SIZE = 10
+    const CONCURRENCY = 2
+    const KILLS = 5
+    const { matomo, file, base } = await fixture(t, { latencyMs: 3 })
+    writeFileSync(file, accessLines(0, LINES))
+    const args = ['read', ...base, '--batch-size', String(BATCH_SIZE), '--concurrency', String(CONCURRENCY), '--no-preflight', file]
+    const random = seeded(Number(process.env.MF_KILL_SEED ?? 20251125))
+    let kills = 0
+    for (let i = 0; i < KILLS; i++) {
+      const before = matomo.hits.length
+      const run = start(args)
+      // Kill while it is delivering, not while it is still starting.
+      await waitFor('the CLI to deliver', () => matomo.hits.length > before + BATCH_SIZE || run.child.exitCode !== null)
+      await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 200)))
+      if (run.child.exitCode === null) {
+        run.child.kill('SIGKILL')
+        kills++
+      }
+      const { signal } = await run.done
+      if (signal === 'SIGKILL') t.diagnostic(`kill ${i + 1}: ${matomo.hits.length} hits stored`)
+    }
+    const last = await cli(args)
+    assert.equal(last.code, 0, last.stderr)
+    const duplicates = assertAllArrived(matomo, 0, LINES)
+    const bound = kills * CONCURRENCY * BATCH_SIZE
+    t.diagnostic(`${kills} kills, ${duplicates} duplicates (bound ${bound})`)
+    assert.ok(kills >= 3, `the CLI was killed mid-run (${kills} times)`)
+    assert.ok(duplicates <= bound, `${duplicates} duplicates after ${kills} kills exceed ${bound}`)
+  })
+
+  test('SIGTERM during a run: in-flight batches are answered, summary and checkpoint written; the next run sends only the rest', async (t) => {
+    const LINES = 600
+    const { matomo, dir, file, state, base } = await fixture(t, { latencyMs: 20 })
+    writeFileSync(file, accessLines(0, LINES))
+    const summaryPath = join(dir, 'summary.json')
+    const args = ['read', ...base, '--batch-size', '10', '--concurrency', '2', '--no-preflight', '--summary-json', summaryPath, file]
+    const run = start(args)
+    await waitFor('the CLI to deliver', () => matomo.hits.length >= 50)
+    run.child.kill('SIGTERM')
+    const first = await run.done
+    assert.equal(first.code, 0, first.stderr)
+    assert.match(first.stderr, /SIGTERM: stopping/)
+    assert.match(first.stderr, /matomo-forward summary/)
+    const stored = matomo.hits.length
+    assert.ok(stored < LINES, `stopped before the end (${stored})`)
+    const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as Record<string, number>
+    assert.equal(summary.hits_tracked_total, stored, 'every hit Matomo stored was answered and counted')
+    assert.equal(summary.hits_pending_at_exit_total ?? 0, 0)
+    assert.ok(existsSync(join(state, 'checkpoints.json')))
+
+    const second = await cli(args)
+    assert.equal(second.code, 0, second.stderr)
+    assert.equal(assertAllArrived(matomo, 0, LINES), 0, 'the second run sent only the rest')
+    assert.equal(matomo.hits.length, LINES)
+  })
+
+  test('tail: appended lines arrive, rotation by rename loses nothing, SIGINT stops it cleanly', async (t) => {
+    const { matomo, file, base } = await fixture(t)
+    writeFileSync(file, accessLines(0, 3))
+    const run = start(['tail', ...base, '--start-at', 'beginning', '--flush-interval-ms', '50', '--no-preflight', file])
+    await waitFor('the existing lines', () => matomo.hits.length >= 3, { timeoutMs: 15_000 })
+
+    appendFileSync(file, accessLines(3, 4))
+    await waitFor('the appended line', () => storedIds(matomo).includes('3'), { timeoutMs: 15_000 })
+
+    // logrotate "create": rename, the writer still appends to the old file for a moment, then a new file.
+    appendFileSync(file, accessLines(4, 10))
+    renameSync(file, file + '.1')
+    appendFileSync(file + '.1', accessLines(10, 15))
+    writeFileSync(file, accessLines(15, 20))
+    appendFileSync(file, accessLines(20, 25))
+    await waitFor('every line across the rotation', () => matomo.hits.length >= 25, { timeoutMs: 15_000 })
+
+    run.child.kill('SIGINT')
+    const result = await run.done
+    assert.equal(result.code, 0, result.stderr)
+    assert.match(result.stderr, /matomo-forward summary/)
+    assert.equal(assertAllArrived(matomo, 0, 25), 0, 'nothing twice')
+    assert.equal(matomo.hits.length, 25)
+  })
+
+  test('a corrupt checkpoint file with no valid temp copy stops with MF_ERR_CHECKPOINT_CORRUPT (exit 2), sends nothing', async (t) => {
+    const { matomo, file, state, base } = await fixture(t)
+    writeFileSync(file, accessLines(0, 10))
+    assert.equal((await cli(['read', ...base, file])).code, 0)
+    appendFileSync(file, accessLines(10, 20))
+    const main = join(state, 'checkpoints.json')
+    for (const damage of ['', readFileSync(main, 'utf8').slice(0, 40), '{"version":1,"seq":"x"}', '\u0000'.repeat(64)]) {
+      writeFileSync(main, damage)
+      const r = await cli(['read', ...base, file])
+      assert.equal(r.code, 2, r.stderr)
+      assert.match(r.stderr, /MF_ERR_CHECKPOINT_CORRUPT/)
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace')
+      assert.equal(matomo.hits.length, 10, 'nothing sent, no silent restart from zero')
+    }
+  })
+
+  test('a torn checkpoint file with a valid newer temp file: recovered from it, only the rest is sent', async (t) => {
+    const { matomo, file, state, base } = await fixture(t)
+    writeFileSync(file, accessLines(0, 10))
+    assert.equal((await cli(['read', ...base, file])).code, 0)
+    const main = join(state, 'checkpoints.json')
+    const good = readFileSync(main, 'utf8')
+    // A crash between writing the temp file and the rename: the temp file is complete, the main one torn.
+    const data = JSON.parse(good) as { seq: number }
+    writeFileSync(main + '.tmp', JSON.stringify({ ...data, seq: data.seq + 1 }))
+    writeFileSync(main, good.slice(0, good.length >> 1))
+    appendFileSync(file, accessLines(10, 20))
+    const r = await cli(['read', ...base, file])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stderr, /recovered checkpoints from/)
+    assert.equal(assertAllArrived(matomo, 0, 20), 0)
+    assert.equal(matomo.hits.length, 20)
+  })
+})
