@@ -177,8 +177,7 @@ async function openRun (options: ForwardOptions, hasFiles: boolean): Promise<Run
     ? undefined
     : createCheckpointWriter({ store, rejects, logger, intervalMs: options.checkpointIntervalMs, onDurable: (progress, offset) => { gate?.durable(progress, offset) } })
   writer?.start()
-  // The reader maps up to one more gate's worth of hits ahead; they wait in the gate, unsent, so the bound holds.
-  if (writer !== undefined) gate = createDurableGate(target, inFlightLimit(config), { aheadHits: inFlightLimit(config) })
+  if (writer !== undefined) gate = createDurableGate(target, inFlightLimit(config))
   const sink: HitSink = gate ?? target
   const processor = createLineProcessor({ config, summary, sink, logger, rejects })
   return { config, logger, summary, sink, rejects, processor, store, writer, signal: options.signal, untracked: [], gate, outstanding: () => 0 }
@@ -301,8 +300,7 @@ async function readStream (run: Run, stream: Readable, progress: SourceProgress,
   const onAbort = (): void => { stream.destroy() }
   signal?.addEventListener('abort', onAbort, { once: true })
   try {
-    // Whole chunks: the gate itself never hands out more than its limit, however many lines a chunk holds.
-    const lineByLine = false
+    const lineByLine = run.gate !== undefined
     for await (const chunk of stream as AsyncIterable<Buffer | string>) {
       await feedLines(splitter, typeof chunk === 'string' ? Buffer.from(chunk) : chunk, sink, signal, lineByLine)
       if (sink.saturated) await waitDrained(sink, signal)

@@ -115,6 +115,7 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
   let drainWaiters: Array<{ resolve: () => void, reject: (err: unknown) => void }> = []
   let idleWaiters: Array<() => void> = []
   let warnedNoIndices = false
+  let flushWanted = false
   let rejectFailed: (error: ForwardError) => void = () => undefined
   const failed = new Promise<never>((_resolve, reject) => { rejectFailed = reject })
   failed.catch(() => undefined)
@@ -175,8 +176,19 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
     void deliver(lane, batch).finally(() => {
       lane.busy = false
       pump(lane)
+      flushIfIdle()
       checkIdle()
     })
+  }
+
+  /**
+   * A flush asked for while requests are in flight waits for them: their answers usually let the reader go on
+   * and fill the open batches. Only when nothing is in flight can waiting not help, and partial batches go.
+   */
+  function flushIfIdle (): void {
+    if (!flushWanted || lanes.some((lane) => lane.busy)) return
+    flushWanted = false
+    for (const lane of lanes) close(lane)
   }
 
   function settle (count: number): void {
@@ -390,9 +402,8 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
       await new Promise<void>((resolve, reject) => { drainWaiters.push({ resolve, reject }) })
     },
     flush (): void {
-      // Asked by the durable gate when it holds back every further hit: nothing can fill the open batches until
-      // these hits are answered and on disk, so they go now, each behind its lane's batch in flight.
-      for (const lane of lanes) close(lane)
+      flushWanted = true
+      flushIfIdle()
     },
     stopped: failed,
     async end (): Promise<void> {
