@@ -13,7 +13,7 @@ import { createLineProcessor, type LineProcessor } from './line-processor.js'
 import type { Logger } from './log.js'
 import { createRejectWriter, type RejectWriter } from './output/reject-file.js'
 import { createDryRunSink } from './sink/dry-run-sink.js'
-import { createMatomoSink, type DeliveryTuning } from './sink/matomo-sink.js'
+import type { DeliveryTuning } from './sink/matomo-sink.js'
 import type { HitSink } from './sink/sink.js'
 import { compilePatterns, expandInputs, STDIN } from './sources/expand-inputs.js'
 import { identityOf, readHead } from './sources/fingerprint.js'
@@ -157,8 +157,10 @@ interface SinkDeps {
   tuning: DeliveryTuning | undefined
 }
 
-function createSink (config: Config, deps: SinkDeps): HitSink {
+async function createSink (config: Config, deps: SinkDeps): Promise<HitSink> {
   if (config.dryRun) return createDryRunSink(deps.stdout)
+  // Loaded only to send: the HTTP client (undici) costs ~50 ms of start-up that a dry run does not need.
+  const { createMatomoSink } = await import('./sink/matomo-sink.js')
   return createMatomoSink({ config, summary: deps.summary, rejects: deps.rejects, logger: deps.logger, signal: deps.signal, tuning: deps.tuning })
 }
 
@@ -167,7 +169,7 @@ async function openRun (options: ForwardOptions, hasFiles: boolean): Promise<Run
   const summary = options.summary ?? new Summary()
   const rejectPath = config.rejectFile ?? (config.dryRun ? undefined : join(config.stateDir, 'rejects.ndjson'))
   const rejects = rejectPath === undefined ? undefined : createRejectWriter(rejectPath)
-  const target = options.sink ?? createSink(config, { stdout: options.stdout ?? process.stdout, summary, rejects, logger, signal: options.signal, tuning: options.delivery })
+  const target = options.sink ?? await createSink(config, { stdout: options.stdout ?? process.stdout, summary, rejects, logger, signal: options.signal, tuning: options.delivery })
   // A dry run neither reads nor writes checkpoints (and takes no lock): it must not change what a real run sends.
   const store = config.dryRun || !hasFiles ? undefined : await CheckpointStore.open(config.stateDir, { logger })
   let gate: DurableGate | undefined

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream'
 import { resolveConfig } from '../config/resolve.js'
 import type { CommandName, Config } from '../config/types.js'
 import { EXIT, errors, isForwardError } from '../errors.js'
-import { parseCommandLine } from './parser.js'
+import { VERSION } from '../version.js'
 
 export interface CliIo {
   stdin: Readable
@@ -34,6 +34,12 @@ export function flagsOf (argv: Record<string, unknown>): { command: CommandName,
 
 /** Runs the CLI; returns the exit code. Never calls process.exit. */
 export async function main (args: readonly string[], io: CliIo): Promise<number> {
+  if (args.length === 1 && args[0] === '--version') {
+    // What yargs prints for --version, without loading yargs (start-up time).
+    io.stdout.write(VERSION + '\n')
+    return EXIT.ok
+  }
+  const { parseCommandLine } = await import('./parser.js')
   const parsed = await parseCommandLine(args)
   if (parsed.error !== undefined) {
     io.stderr.write(`${parsed.output === '' ? '' : parsed.output + '\n\n'}${errors.MF_ERR_CONFIG_INVALID.code}: ${parsed.error.message}\n`)
@@ -113,8 +119,8 @@ const isBin = process.argv[1] !== undefined && /matomo-forward(\.js)?$/.test(pro
 if (isEntry || isBin) {
   const controller = new AbortController()
   installSignals(controller)
-  const { hideBin } = await import('yargs/helpers')
-  process.exitCode = await main(hideBin(process.argv), {
+  // yargs' hideBin for plain node: the arguments after the script.
+  process.exitCode = await main(process.argv.slice(2), {
     stdin: process.stdin,
     stdout: process.stdout,
     stderr: process.stderr,

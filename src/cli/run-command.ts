@@ -4,8 +4,7 @@ import type { Config } from '../config/types.js'
 import { EXIT, errors, isForwardError, type ForwardError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { forward, tail, type ForwardOptions } from '../pipeline.js'
-import { createBulkClient } from '../sink/bulk-request.js'
-import { formatPreflight, runPreflight, type PreflightReport } from '../sink/preflight.js'
+import type { PreflightReport } from '../sink/preflight.js'
 import { Summary } from '../summary.js'
 
 export interface CommandDeps {
@@ -37,6 +36,7 @@ export async function runCommand (config: Config, deps: CommandDeps): Promise<Co
     }
     case 'check': {
       const report = await preflight(config, deps.signal)
+      const { formatPreflight } = await import('../sink/preflight.js')
       deps.stdout.write(formatPreflight(report))
       return { summary: undefined, exitCode: report.ok ? EXIT.ok : EXIT.undelivered }
     }
@@ -72,6 +72,8 @@ export async function preflightOrThrow (config: Config, deps: Pick<CommandDeps, 
 }
 
 async function preflight (config: Config, signal: AbortSignal | undefined): Promise<PreflightReport> {
+  // Loaded when needed: the HTTP client (undici) is not part of a dry run's start-up.
+  const [{ createBulkClient }, { runPreflight }] = await Promise.all([import('../sink/bulk-request.js'), import('../sink/preflight.js')])
   const client = createBulkClient({ matomoUrl: config.matomoUrl as string, timeoutMs: config.requestTimeoutMs, caFile: config.caFile, insecure: config.insecure })
   try {
     return await runPreflight({ client, idsite: config.idsite as number, token: config.accessToken, signal })
