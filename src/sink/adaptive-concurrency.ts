@@ -7,6 +7,8 @@ export const AUTO_CONCURRENCY_CEILING = 16
 /** An answer this much slower than the recent average means Matomo is saturating: no increase. */
 const SLOW_FACTOR = 1.5
 const EWMA_WEIGHT = 0.3
+/** Clean answers in a row before the limit may probe again the level that last failed. */
+const PROBE_AFTER_CLEAN = 50
 
 export interface TimedResult<T> {
   readonly value: T
@@ -35,6 +37,9 @@ export interface AdaptiveConcurrency {
 export function createAdaptiveConcurrency (ceiling: number, initial = 1, now: () => number = () => performance.now()): AdaptiveConcurrency {
   const limiter = pLimit(Math.max(1, Math.min(initial, ceiling)))
   let averageRttMs: number | undefined
+  /** The level at which Matomo last said "too much" (5xx, timeout): not reached again until it has been calm. */
+  let failedAt = Number.POSITIVE_INFINITY
+  let cleanStreak = 0
 
   return {
     async run<T> (fn: () => Promise<T>): Promise<TimedResult<T>> {
@@ -49,9 +54,16 @@ export function createAdaptiveConcurrency (ceiling: number, initial = 1, now: ()
     succeeded (rttMs, demand) {
       const fast = averageRttMs === undefined || rttMs <= averageRttMs * SLOW_FACTOR
       averageRttMs = averageRttMs === undefined ? rttMs : averageRttMs + EWMA_WEIGHT * (rttMs - averageRttMs)
-      if (fast && demand && limiter.concurrency < ceiling) limiter.concurrency = limiter.concurrency + 1
+      cleanStreak++
+      // Without this memory, AIMD climbs straight back into the level that failed and oscillates through
+      // 500s (on a real Matomo: deadlocks, and duplicates from partly committed batches).
+      if (cleanStreak >= PROBE_AFTER_CLEAN) failedAt = Number.POSITIVE_INFINITY
+      const next = limiter.concurrency + 1
+      if (fast && demand && next <= ceiling && next < failedAt) limiter.concurrency = next
     },
     overloaded () {
+      failedAt = Math.min(failedAt, limiter.concurrency)
+      cleanStreak = 0
       limiter.concurrency = Math.max(1, Math.floor(limiter.concurrency / 2))
     },
     get limit () {

@@ -37,6 +37,20 @@ describe('createAdaptiveConcurrency', () => {
     assert.equal(c.limit, 1)
   })
 
+  test('does not climb back into the level that failed until Matomo has been calm for a while', () => {
+    const c = createAdaptiveConcurrency(16)
+    for (let i = 0; i < 5; i++) c.succeeded(10, true)
+    assert.equal(c.limit, 6)
+    c.overloaded()
+    assert.equal(c.limit, 3)
+    for (let i = 0; i < 10; i++) c.succeeded(10, true)
+    assert.equal(c.limit, 5, 'ramps up again, but stays below the level that failed (6)')
+    for (let i = 0; i < 40; i++) c.succeeded(10, true)
+    assert.equal(c.limit, 6, 'after 50 clean answers it probes the failed level again')
+    c.overloaded()
+    assert.equal(c.limit, 3)
+  })
+
   test('runs at most `limit` functions at once', async () => {
     const c = createAdaptiveConcurrency(2)
     let active = 0
