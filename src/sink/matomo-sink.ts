@@ -7,24 +7,12 @@ import { AUTO_CONCURRENCY_CEILING, createAdaptiveConcurrency, type AdaptiveConcu
 import { buildBulkBody, bulkOverheadBytes, createBulkClient, RequestFailure, type BulkClient } from './bulk-request.js'
 import { classifyAnswer, classifyFailure, type ClassifyContext, type Outcome } from './classify.js'
 import { createRetryLogGate, RetryableError, withRetries } from './retry.js'
+import type { Config } from '../config/types.js'
 import type { Hit, HitSink } from './sink.js'
 
 /** The options the sender reads (a subset of Config, so tests can build one without the CLI). */
-export interface MatomoSinkConfig {
-  readonly command: 'read' | 'tail' | 'check'
-  readonly matomoUrl: string | undefined
-  readonly accessToken: string | undefined
-  readonly caFile: string | undefined
-  readonly insecure: boolean
-  readonly batchSize: number
-  readonly batchMaxBytes: number
-  readonly flushIntervalMs: number
-  readonly concurrency: number | 'auto'
-  readonly requestTimeoutMs: number
-  readonly maxRetries: number
-  readonly retryMaxDelayMs: number
-  readonly shutdownTimeoutMs: number
-}
+export type MatomoSinkConfig = Pick<Config, 'command' | 'matomoUrl' | 'accessToken' | 'caFile' | 'insecure' | 'batchSize' |
+'batchMaxBytes' | 'flushIntervalMs' | 'concurrency' | 'requestTimeoutMs' | 'maxRetries' | 'retryMaxDelayMs' | 'shutdownTimeoutMs'>
 
 /** Knobs for tests and benchmarks; production uses the defaults. */
 export interface DeliveryTuning {
