@@ -1,31 +1,15 @@
 // Spawn tests of bin/matomo-forward.js (built dist/) against the fake Matomo: exit codes, summary, check command.
 import assert from 'node:assert/strict'
-import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { spawn } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { before, describe, test, type TestContext } from 'node:test'
 import { startFakeMatomo, SUPER_TOKEN, type FakeMatomo, type FakeMatomoOptions } from '../helpers/fake-matomo.js'
+import { BIN, ensureBuilt } from '../helpers/built-cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 
-const ROOT = resolve(import.meta.dirname, '../..')
-const BIN = join(ROOT, 'bin', 'matomo-forward.js')
 
-function newestMtime (dir: string): number {
-  let newest = 0
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs)
-  }
-  return newest
-}
-
-before(() => {
-  // Spawn tests run the built dist/; build it when it is missing or older than src/.
-  const built = join(ROOT, 'dist', 'cli', 'main.js')
-  if (!existsSync(built) || statSync(built).mtimeMs < newestMtime(join(ROOT, 'src'))) {
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' })
-  }
-})
+before(ensureBuilt)
 
 interface Result { code: number | null, stdout: string, stderr: string }
 

@@ -1,34 +1,18 @@
 // The restart guarantee through the real CLI: bin/matomo-forward.js (built dist/) as a child process against the fake Matomo.
 import assert from 'node:assert/strict'
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { appendFileSync, existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { before, describe, test, type TestContext } from 'node:test'
 import { startFakeMatomo, SUPER_TOKEN, type FakeMatomo, type FakeMatomoOptions } from '../helpers/fake-matomo.js'
 import { accessLines } from '../helpers/log-lines.js'
+import { BIN, ensureBuilt } from '../helpers/built-cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait-for.js'
 
-const ROOT = resolve(import.meta.dirname, '../..')
-const BIN = join(ROOT, 'bin', 'matomo-forward.js')
 const TOKEN_ENV = { MATOMO_FORWARD_ACCESS_TOKEN: SUPER_TOKEN }
 
-function newestMtime (dir: string): number {
-  let newest = 0
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs)
-  }
-  return newest
-}
-
-before(() => {
-  // Spawn tests run the built dist/; build it when it is missing or older than src/.
-  const built = join(ROOT, 'dist', 'cli', 'main.js')
-  if (!existsSync(built) || statSync(built).mtimeMs < newestMtime(join(ROOT, 'src'))) {
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' })
-  }
-})
+before(ensureBuilt)
 
 interface Run {
   child: ChildProcess
