@@ -42,9 +42,6 @@ export function createDurableGate (inner: HitSink, limit: number): DurableGate {
       // reader would wait for their age flush (--flush-interval-ms) every time the gate closes.
       if (held === limit) inner.flush?.()
     },
-    flush (): void {
-      inner.flush?.()
-    },
     get saturated (): boolean {
       return held >= limit || inner.saturated
     },

@@ -85,12 +85,6 @@ export function header (value: unknown): string | undefined {
   return str(value)
 }
 
-/** Reads a dotted path ("request.headers.host") from a record; a path without dots is one lookup. */
-export function pick (record: JsonRecord, path: string): unknown {
-  if (!path.includes('.')) return record[path]
-  return pickPath(record, path.split('.'))
-}
-
 /** Reads a path already split into its parts (split once, at start, for the hot path). */
 export function pickPath (record: JsonRecord, parts: readonly string[]): unknown {
   let current: unknown = record

@@ -6,9 +6,7 @@ import { createTimeZone, isRecord, pickPath, type JsonRecord, type ParseResult, 
 export interface ParseContext {
   /** Zone of times that carry no offset (--timezone). */
   readonly timeZone: TimeZone
-  /** Dotted path of the per-request tracking data (--tracking-data-key). */
-  readonly trackingDataKey: string
-  /** trackingDataKey split at its dots, once. */
+  /** Path of the per-request tracking data (--tracking-data-key), split at its dots once. */
   readonly trackingDataPath: readonly string[]
   /** For the `fields` format. */
   readonly fields: FieldMap | undefined
@@ -23,11 +21,9 @@ export interface LineFormat {
 }
 
 export function createParseContext (options: { timezone?: string, trackingDataKey?: string, fields?: FieldMap | undefined } = {}): ParseContext {
-  const trackingDataKey = options.trackingDataKey ?? 'matomo'
   return Object.freeze({
     timeZone: createTimeZone(options.timezone ?? 'UTC'),
-    trackingDataKey,
-    trackingDataPath: Object.freeze(trackingDataKey.split('.')),
+    trackingDataPath: Object.freeze((options.trackingDataKey ?? 'matomo').split('.')),
     fields: options.fields
   })
 }
