@@ -176,7 +176,7 @@ describe('tail', () => {
     const tailing = startTail(['a.log'], {}, {})
     await ready(dir)
     appendFileSync(log, accessLine(1))
-    await waitFor('the line within the flush interval (generous margin for slow CI)', () => tailing.sink.acked.includes('1'), { timeoutMs: 3000 })
+    await waitFor('the line within the flush interval (generous margin for slow CI)', () => tailing.sink.acked.includes('1'), { timeoutMs: 5000 })
   })
 
   test('stops on abort with the checkpoint of acknowledged lines only', async (t) => {
