@@ -120,7 +120,7 @@ export async function tail (options: TailOptions): Promise<Summary> {
   const run = await openRun(options, patterns.length > 0)
   const set: TailSet = createTailSet({
     patterns,
-    deps: { processor: run.processor, sink: run.sink, maxLineBytes: config.maxLineBytes, logger: run.logger, writer: run.writer, signal: run.signal, lineByLine: run.gate !== undefined },
+    deps: { processor: run.processor, sink: run.sink, maxLineBytes: config.maxLineBytes, logger: run.logger, writer: run.writer, signal: run.signal, lineByLine: run.gate?.countsPushes === true },
     store: run.store,
     ignoreCheckpoints: config.ignoreCheckpoints,
     startAt: config.startAt,
@@ -307,7 +307,7 @@ async function readStream (run: Run, stream: Readable, progress: SourceProgress,
   const onAbort = (): void => { stream.destroy() }
   signal?.addEventListener('abort', onAbort, { once: true })
   try {
-    const lineByLine = run.gate !== undefined
+    const lineByLine = run.gate?.countsPushes === true
     for await (const chunk of stream as AsyncIterable<Buffer | string>) {
       await feedLines(splitter, typeof chunk === 'string' ? Buffer.from(chunk) : chunk, sink, signal, lineByLine)
       if (sink.saturated) await waitDrained(sink, signal)

@@ -1,21 +1,129 @@
-// Wraps the sink so at most `limit` hits are ever handed out but not yet covered by a checkpoint on disk.
+// Enforces the duplicate bound: at most `limit` hits sent to Matomo and not yet covered by a checkpoint on disk.
 import type { SourceProgress } from '../ack/source-progress.js'
-import type { Hit, HitSink } from '../sink/sink.js'
+import type { Hit, HitSink, SendBudget } from '../sink/sink.js'
 
 /**
- * The duplicate bound, enforced: a hit can only be sent twice after a crash if it was sent and the checkpoint
- * on disk does not cover it yet. Every such hit was pushed through this gate and not yet released by
- * `durable()`, and the gate holds the reader back (saturated) while there are `limit` of them. With
- * limit = concurrency × batch size, a crash at any moment re-sends at most that many hits.
+ * The duplicate bound, enforced: after a crash, a hit is sent twice only if it was sent and the checkpoint on
+ * disk does not cover it yet. With limit = concurrency × batch size, a crash at any moment re-sends at most that
+ * many hits.
+ *
+ * A sender that schedules its own batches (the Matomo sink, `useBudget`) asks the gate before each request, so
+ * only sent hits count and the reader runs ahead freely. Any other sink gets the conservative form: every pushed
+ * hit counts until it is durable, and the reader waits.
  */
 export interface DurableGate extends HitSink {
   /** The checkpoint on disk now covers `progress` up to `offset`. */
   durable: (progress: SourceProgress, offset: number) => void
-  /** Hits pushed and not yet durable. */
+  /** Hits counted against the limit (sent, or pushed for a plain sink) and not yet durable. */
   readonly held: number
+  /** True when the gate counts pushes: the reader must then check `saturated` after every line. */
+  readonly countsPushes: boolean
 }
 
 export function createDurableGate (inner: HitSink, limit: number): DurableGate {
+  return inner.useBudget === undefined ? pushCountingGate(inner, limit) : budgetGate(inner, limit)
+}
+
+/** A min-heap of numbers (the end offsets of held hits of one source, which are taken out of order). */
+class MinHeap {
+  readonly items: number[] = []
+
+  push (value: number): void {
+    const a = this.items
+    let i = a.length
+    a.push(value)
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if ((a[parent] as number) <= value) break
+      a[i] = a[parent] as number
+      i = parent
+    }
+    a[i] = value
+  }
+
+  peek (): number | undefined {
+    return this.items[0]
+  }
+
+  pop (): void {
+    const a = this.items
+    const last = a.pop() as number
+    if (a.length === 0) return
+    let i = 0
+    for (;;) {
+      const left = 2 * i + 1
+      if (left >= a.length) break
+      const right = left + 1
+      const child = right < a.length && (a[right] as number) < (a[left] as number) ? right : left
+      if ((a[child] as number) >= last) break
+      a[i] = a[child] as number
+      i = child
+    }
+    a[i] = last
+  }
+}
+
+/** The budget a scheduling sender draws from: sent hits count until the checkpoint on disk covers them. */
+export function createSendBudget (limit: number): SendBudget & { durable: (progress: SourceProgress, offset: number) => void, readonly held: number } {
+  const heaps = new Map<SourceProgress, MinHeap>()
+  let held = 0
+  const budget = {
+    onRelease: undefined as (() => void) | undefined,
+    room (): number {
+      return limit - held
+    },
+    take (hits: readonly Hit[]): void {
+      for (const hit of hits) {
+        let heap = heaps.get(hit.progress)
+        if (heap === undefined) {
+          heap = new MinHeap()
+          heaps.set(hit.progress, heap)
+        }
+        heap.push(hit.ticket.end)
+      }
+      held += hits.length
+    },
+    durable (progress: SourceProgress, offset: number): void {
+      const heap = heaps.get(progress)
+      if (heap === undefined) return
+      let released = 0
+      for (let first = heap.peek(); first !== undefined && first <= offset; first = heap.peek()) {
+        heap.pop()
+        released++
+      }
+      if (heap.items.length === 0) heaps.delete(progress)
+      if (released === 0) return
+      held -= released
+      budget.onRelease?.()
+    },
+    get held (): number {
+      return held
+    }
+  }
+  return budget
+}
+
+function budgetGate (inner: HitSink, limit: number): DurableGate {
+  const budget = createSendBudget(limit)
+  inner.useBudget?.(budget)
+  return {
+    push: (hit: Hit) => { inner.push(hit) },
+    get saturated (): boolean {
+      return inner.saturated
+    },
+    drained: async () => { await inner.drained() },
+    end: async () => { await inner.end() },
+    stopped: inner.stopped,
+    durable: budget.durable,
+    get held (): number {
+      return budget.held
+    },
+    countsPushes: false
+  }
+}
+
+/** For sinks that do not schedule by budget: every pushed hit counts until durable, and the reader waits. */
+function pushCountingGate (inner: HitSink, limit: number): DurableGate {
   /** Per source, the end offsets of its held hits in push order (offsets only grow within a source). */
   const ends = new Map<SourceProgress, { list: number[], head: number }>()
   let held = 0
@@ -80,6 +188,7 @@ export function createDurableGate (inner: HitSink, limit: number): DurableGate {
     },
     get held (): number {
       return held
-    }
+    },
+    countsPushes: true
   }
 }

@@ -8,7 +8,7 @@ import { buildBulkBody, bulkOverheadBytes, createBulkClient, RequestFailure, typ
 import { classifyAnswer, classifyFailure, type ClassifyContext, type Outcome } from './classify.js'
 import { createRetryLogGate, RetryableError, withRetries } from './retry.js'
 import type { Config } from '../config/types.js'
-import type { Hit, HitSink } from './sink.js'
+import type { Hit, HitSink, SendBudget } from './sink.js'
 
 /** The options the sender reads (a subset of Config, so tests can build one without the CLI). */
 export type MatomoSinkConfig = Pick<Config, 'command' | 'matomoUrl' | 'accessToken' | 'caFile' | 'insecure' | 'batchSize' |
@@ -55,8 +55,12 @@ interface Batch {
   readonly hits: Hit[]
   /** JSON text of each hit's params, in order. */
   readonly items: string[]
+  /** With a send budget: the generation (cut of every lane at once) the batch was closed in. */
+  gen: number
   /** Bytes of the items plus the commas between them. */
   itemBytes: number
+  /** Counted against the send budget (it was sent at least once). */
+  taken: boolean
 }
 
 interface Lane {
@@ -110,6 +114,10 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
   /** Until a batch tracks something, all-invalid answers without indices are held unacknowledged here. */
   let tokenProven = false
   const heldAllInvalid: Batch[] = []
+  /** The duplicate bound (set by the durable gate when checkpoints are kept); without it, lanes send freely. */
+  let budget: SendBudget | undefined
+  /** Generation of the batches being filled; every lane's open batch is closed when one of them is. */
+  let gen = 0
 
   const onAbort = (): void => {
     const timer = setTimeout(() => {
@@ -145,28 +153,87 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
   }
 
   function close (lane: Lane): void {
+    if (budget === undefined) {
+      if (detach(lane)) schedule(lane)
+      return
+    }
+    let any = false
+    for (const other of lanes) any = detach(other) || any
+    gen++
+    if (any) dispatch(budget)
+  }
+
+  /** Moves the lane's open batch to its queue; false when it had none. */
+  function detach (lane: Lane): boolean {
     const batch = lane.open
-    if (batch === undefined) return
+    if (batch === undefined) return false
     lane.open = undefined
     if (lane.timer !== undefined) {
       clearTimer(lane.timer)
       lane.timer = undefined
     }
+    batch.gen = gen
     lane.queue.push(batch)
-    pump(lane)
+    return true
+  }
+
+  function schedule (lane: Lane): void {
+    if (budget === undefined) pump(lane)
+    else dispatch(budget)
   }
 
   function pump (lane: Lane): void {
     if (lane.busy || failure !== undefined) return
     const batch = lane.queue.shift()
-    if (batch === undefined) return
+    if (batch !== undefined) start(lane, batch)
+  }
+
+  function start (lane: Lane, batch: Batch): void {
     lane.busy = true
     void deliver(lane, batch).finally(() => {
       lane.busy = false
-      pump(lane)
+      schedule(lane)
       flushIfIdle()
       checkIdle()
     })
+  }
+
+  /**
+   * With a send budget, batches form generations: when one lane's batch closes (full, too big, or old), every
+   * lane's open batch closes with it, so a generation holds every hit pushed between two cuts, at most one batch
+   * per lane: at most lanes × batch size = the budget's limit. A batch goes when its lane is free, every batch of
+   * older generations was sent, and the budget has room. No deadlock: when nothing is in flight, every older
+   * generation was sent and acknowledged, so the checkpoint covers all of it, only the oldest unsent generation's
+   * own sent batches are counted, and any of its batches fits (they are all within one generation's limit).
+   */
+  function dispatch (b: SendBudget): void {
+    if (failure !== undefined) return
+    let oldestGen = Number.POSITIVE_INFINITY
+    for (const lane of lanes) {
+      for (const batch of lane.queue) {
+        if (!batch.taken) {
+          if (batch.gen < oldestGen) oldestGen = batch.gen
+          break
+        }
+      }
+    }
+    let blocked = false
+    for (const lane of lanes) {
+      const batch = lane.queue[0]
+      if (lane.busy || batch === undefined) continue
+      if (!batch.taken) {
+        if (batch.gen > oldestGen || batch.hits.length > b.room()) {
+          blocked = true
+          continue
+        }
+        b.take(batch.hits)
+        batch.taken = true
+      }
+      lane.queue.shift()
+      start(lane, batch)
+    }
+    // Answered but never acknowledged (all invalid with an unproven token) is the one thing room cannot come back from.
+    if (blocked && heldAllInvalid.length > 0 && !lanes.some((lane) => lane.busy)) fail(tokenError())
   }
 
   /**
@@ -368,7 +435,7 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
         batch = undefined
       }
       if (batch === undefined) {
-        batch = { hits: [], items: [], itemBytes: 0 }
+        batch = { hits: [], items: [], itemBytes: 0, taken: false, gen }
         lane.open = batch
         lane.timer = setTimer(() => {
           lane.timer = undefined
@@ -394,6 +461,10 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
       flushIfIdle()
     },
     stopped: failed,
+    useBudget (b: SendBudget): void {
+      budget = b
+      b.onRelease = () => { dispatch(b) }
+    },
     async end (): Promise<void> {
       for (const lane of lanes) close(lane)
       await new Promise<void>((resolve) => {
@@ -415,7 +486,7 @@ function slice (batch: Batch, from: number, to: number): Batch {
   const items = batch.items.slice(from, to)
   let itemBytes = items.length === 0 ? 0 : items.length - 1
   for (const item of items) itemBytes += Buffer.byteLength(item)
-  return { hits: batch.hits.slice(from, to), items, itemBytes }
+  return { hits: batch.hits.slice(from, to), items, itemBytes, taken: batch.taken, gen: batch.gen }
 }
 
 /** "access.log lines 120-319" (per source, for a batch that spans files). */

@@ -28,4 +28,21 @@ export interface HitSink {
   flush?: () => void
   /** Rejects with the error that stopped the sink (never resolves): lets a waiting wrapper stop waiting. */
   readonly stopped?: Promise<never>
+  /**
+   * Present on a sink that schedules its own requests: it then asks `budget` before each request (the duplicate
+   * bound, counted on sent hits only) instead of the gate counting every pushed hit.
+   */
+  useBudget?: (budget: SendBudget) => void
+}
+
+/**
+ * Hits that may be sent and not yet be covered by a checkpoint on disk (the duplicate bound). The sender sends a
+ * batch only if its size is at most `room()`, and then calls `take` with its hits; it must schedule so that room
+ * always comes back (see the Matomo sink's generations).
+ */
+export interface SendBudget {
+  room: () => number
+  take: (hits: readonly Hit[]) => void
+  /** Set by the sender: called when room was freed. */
+  onRelease: (() => void) | undefined
 }

@@ -5,7 +5,7 @@ import { createGunzip } from 'node:zlib'
 import type { Readable } from 'node:stream'
 import { errors } from '../errors.js'
 
-const READ_CHUNK_BYTES = 256 * 1024
+const READ_CHUNK_BYTES = 32 * 1024
 
 export async function isGzipFile (path: string): Promise<boolean> {
   const handle = await open(path, 'r')

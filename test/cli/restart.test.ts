@@ -162,7 +162,8 @@ describe('restart through the CLI (spawned)', () => {
   })
 
   test('SIGTERM during a run: in-flight batches are answered, summary and checkpoint written; the next run sends only the rest', async (t) => {
-    const LINES = 600
+    // More lines than the reader buffers ahead of the sender (one read chunk plus the sink's high-water mark).
+    const LINES = 3000
     const { matomo, dir, file, state, base } = await fixture(t, { latencyMs: 20 })
     writeFileSync(file, accessLines(0, LINES))
     const summaryPath = join(dir, 'summary.json')
