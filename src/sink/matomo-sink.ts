@@ -51,8 +51,17 @@ export interface MatomoSink extends HitSink {
 /** All-invalid answers without indices in a row, from the start of the run, that mean "the token is not accepted". */
 const ALL_INVALID_STOP_AFTER = 3
 
+/** A visitor with hits not yet answered, and the lane they all travel in. */
+interface Visitor {
+  readonly key: string
+  readonly lane: Lane
+  pending: number
+}
+
 interface Batch {
   readonly hits: Hit[]
+  /** The visitor of each hit, in order. */
+  readonly visitors: Visitor[]
   /** JSON text of each hit's params, in order. */
   readonly items: string[]
   /** With a send budget: the generation (cut of every lane at once) the batch was closed in. */
@@ -90,6 +99,9 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
   const concurrency: AdaptiveConcurrency = tuning.concurrency ?? createAdaptiveConcurrency(ceiling)
   const laneCount = ceiling
   const lanes: Lane[] = Array.from({ length: laneCount }, () => ({ open: undefined, timer: undefined, queue: [], busy: false }))
+  /** Visitors with hits pending; a visitor is forgotten once all its hits are answered. */
+  const visitors = new Map<string, Visitor>()
+  let nextLane = 0
   const highWater = laneCount * config.batchSize * 2
   const setTimer = tuning.setTimer ?? ((fn: () => void, ms: number) => setTimeout(fn, ms))
   const clearTimer = tuning.clearTimer ?? ((handle: unknown) => { clearTimeout(handle as NodeJS.Timeout) })
@@ -144,12 +156,34 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
     checkIdle()
   }
 
-  function laneOf (hit: Hit): Lane {
+  /**
+   * One visitor, one lane: uid when the app knows the user, else client IP + user agent (Matomo's own
+   * fingerprint; without a token there is no cip and the UA alone is the key). A visitor with hits pending stays
+   * in their lane, so Matomo gets their hits in order; a visitor with none pending goes to the least loaded lane,
+   * which keeps lanes evenly filled (full batches, full generations) whatever the mix of visitors.
+   */
+  function visitorOf (hit: Hit): Visitor {
     const p = hit.params
-    // One visitor, one lane: uid when the app knows the user, else client IP + user agent (Matomo's own
-    // fingerprint). Without a token there is no cip and the UA alone picks the lane: still stable per visitor.
     const key = p.uid !== undefined ? 'u' + String(p.uid) : String(p.cip ?? '') + '|' + String(p.ua ?? '')
-    return lanes[hashString(key) % laneCount]!
+    let visitor = visitors.get(key)
+    if (visitor === undefined) {
+      // Least loaded = fewest hits in the batch being filled: batches of all lanes fill together.
+      let lane = lanes[nextLane] as Lane
+      let load = lane.open?.hits.length ?? 0
+      for (let i = 1; i < laneCount && load > 0; i++) {
+        const other = lanes[(nextLane + i) % laneCount] as Lane
+        const otherLoad = other.open?.hits.length ?? 0
+        if (otherLoad < load) {
+          lane = other
+          load = otherLoad
+        }
+      }
+      nextLane = nextLane + 1 === laneCount ? 0 : nextLane + 1
+      visitor = { key, lane, pending: 0 }
+      visitors.set(key, visitor)
+    }
+    visitor.pending++
+    return visitor
   }
 
   function close (lane: Lane): void {
@@ -246,8 +280,12 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
     for (const lane of lanes) close(lane)
   }
 
-  function settle (count: number): void {
-    buffered -= count
+  /** The batch was answered (acknowledged, or held as all invalid): its hits no longer wait. */
+  function settle (batch: Batch): void {
+    for (const visitor of batch.visitors) {
+      if (--visitor.pending === 0) visitors.delete(visitor.key)
+    }
+    buffered -= batch.hits.length
     if (buffered <= highWater && drainWaiters.length > 0) {
       const waiters = drainWaiters
       drainWaiters = []
@@ -338,7 +376,7 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
             // Every hit invalid and no indices: the classic sign of a token Matomo does not accept (issues
             // #326, #369 of matomo-log-analytics). Hold the acks, so that a run after fixing the token resends.
             heldAllInvalid.push(batch)
-            settle(hits.length)
+            settle(batch)
             if (heldAllInvalid.length >= ALL_INVALID_STOP_AFTER) fail(tokenError())
             return
           }
@@ -346,7 +384,7 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
         }
         if (outcome.tracked > 0 && !tokenProven) releaseHeld()
         for (const hit of hits) hit.progress.ack(hit.ticket)
-        settle(hits.length)
+        settle(batch)
         return
       }
       case 'unaccounted': {
@@ -428,14 +466,15 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
       if (failure !== undefined) return // never acknowledged: the reader stops at drained(), the checkpoint stays
       const item = JSON.stringify(hit.params)
       const bytes = Buffer.byteLength(item)
-      const lane = laneOf(hit)
+      const visitor = visitorOf(hit)
+      const lane = visitor.lane
       let batch = lane.open
       if (batch !== undefined && overhead + batch.itemBytes + 1 + bytes > maxBytes) {
         close(lane)
         batch = undefined
       }
       if (batch === undefined) {
-        batch = { hits: [], items: [], itemBytes: 0, taken: false, gen }
+        batch = { hits: [], visitors: [], items: [], itemBytes: 0, taken: false, gen }
         lane.open = batch
         lane.timer = setTimer(() => {
           lane.timer = undefined
@@ -444,6 +483,7 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
       }
       batch.itemBytes += batch.items.length === 0 ? bytes : bytes + 1
       batch.hits.push(hit)
+      batch.visitors.push(visitor)
       batch.items.push(item)
       buffered++
       if (batch.hits.length >= config.batchSize) close(lane)
@@ -486,7 +526,7 @@ function slice (batch: Batch, from: number, to: number): Batch {
   const items = batch.items.slice(from, to)
   let itemBytes = items.length === 0 ? 0 : items.length - 1
   for (const item of items) itemBytes += Buffer.byteLength(item)
-  return { hits: batch.hits.slice(from, to), items, itemBytes, taken: batch.taken, gen: batch.gen }
+  return { hits: batch.hits.slice(from, to), visitors: batch.visitors.slice(from, to), items, itemBytes, taken: batch.taken, gen: batch.gen }
 }
 
 /** "access.log lines 120-319" (per source, for a batch that spans files). */
@@ -502,22 +542,4 @@ export function describeRange (hits: readonly Hit[]): string {
     }
   }
   return [...ranges].map(([name, r]) => r.first === r.last ? `${name} line ${r.first}` : `${name} lines ${r.first}-${r.last}`).join(', ')
-}
-
-/**
- * FNV-1a (32 bit) with murmur3's final mix: stable across processes and runs, so a visitor keeps its lane after
- * a restart. The mix matters: FNV's low bits alone (what `% lanes` reads) are the parity of the input's bytes.
- */
-export function hashString (text: string): number {
-  let hash = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i)
-    hash = Math.imul(hash, 0x01000193)
-  }
-  hash ^= hash >>> 16
-  hash = Math.imul(hash, 0x85ebca6b)
-  hash ^= hash >>> 13
-  hash = Math.imul(hash, 0xc2b2ae35)
-  hash ^= hash >>> 16
-  return hash >>> 0
 }
