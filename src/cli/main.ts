@@ -15,6 +15,8 @@ export interface CliIo {
   cwd: string
   /** Aborted on SIGINT/SIGTERM. */
   signal?: AbortSignal
+  /** The process is ours: keep its heap near what is live (see heap-governor.ts). */
+  boundHeap?: boolean
 }
 
 const YARGS_KEYS = new Set(['_', '$0', 'files', 'help', 'h', 'version'])
@@ -66,7 +68,10 @@ export async function main (args: readonly string[], io: CliIo): Promise<number>
   const logger = createLogger(config.logLevel, io.stderr)
   try {
     const { runCommand } = await import('./run-command.js')
+    // Only the process entry bounds the heap: an embedding application owns its own GC policy.
+    const governor = io.boundHeap === true ? (await import('./heap-governor.js')).startHeapGovernor() : undefined
     const result = await runCommand(config, { logger, stdin: io.stdin, stdout: io.stdout, signal: io.signal, cwd: io.cwd })
+    governor?.stop()
     if (result.error !== undefined) reportError(result.error, io)
     if (result.summary !== undefined) {
       io.stderr.write(result.summary.format({ dryRun: config.dryRun }))
@@ -126,7 +131,8 @@ if (isEntry || isBin) {
     stderr: process.stderr,
     env: process.env,
     cwd: process.cwd(),
-    signal: controller.signal
+    signal: controller.signal,
+    boundHeap: true
   })
   // Stopped by a signal: the checkpoint and summary are written; requests abandoned at the shutdown timeout
   // must not keep the process alive (their hits are not checkpointed and are sent again next run).
