@@ -116,17 +116,20 @@ const ABSOLUTE_URI = /^https?:\/\//i
 
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
-/** Reads `count` ASCII digits at `at`; -1 if any is not a digit. */
-function digits (text: string, at: number, count: number): number {
-  let value = 0
-  for (let i = at; i < at + count; i++) {
-    const d = text.charCodeAt(i) - 48
-    // NaN past the end of the text fails this test too.
-    if (!(d >= 0 && d <= 9)) return -1
-    value = value * 10 + d
-  }
-  return value
+/** Reads two ASCII digits at `at`; -1 if either is not a digit (NaN past the end of the text fails the test too). */
+function twoDigits (text: string, at: number): number {
+  const high = text.charCodeAt(at) - 48
+  const low = text.charCodeAt(at + 1) - 48
+  return high >= 0 && high <= 9 && low >= 0 && low <= 9 ? high * 10 + low : -1
 }
+
+/**
+ * The last valid date parsed (YYYYMMDD as a number) and its midnight, epoch ms UTC: consecutive log lines share
+ * their date, and Date.UTC is the costly part. A pure memo (the same date always has the same midnight), so it
+ * is shared by every caller whatever its time zone.
+ */
+let cachedDateKey = -1
+let cachedDateMs = 0
 
 /**
  * Parses an RFC 3339 / ISO 8601 date-time to epoch ms: `YYYY-MM-DD`, `T`, `t` or a space, `HH:MM[:SS[.fraction]]`,
@@ -139,19 +142,33 @@ export function parseIsoTime (text: string, zone: TimeZone = UTC): number {
   if (length < 16 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(13) !== 58) return NaN
   const sep = text.charCodeAt(10)
   if (sep !== 84 /* T */ && sep !== 116 /* t */ && sep !== 32) return NaN
-  const year = digits(text, 0, 4)
-  const month = digits(text, 5, 2)
-  const day = digits(text, 8, 2)
-  const hour = digits(text, 11, 2)
-  const minute = digits(text, 14, 2)
-  // Years below 100 are never log times (and Date.UTC would read them as 19xx).
-  if (year < 100 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59) return NaN
-  if (day > (DAYS_IN_MONTH[month - 1] as number) || (month === 2 && day === 29 && !isLeapYear(year))) return NaN
+  const century = twoDigits(text, 0)
+  const yearOfCentury = twoDigits(text, 2)
+  const month = twoDigits(text, 5)
+  const day = twoDigits(text, 8)
+  if (century < 0 || yearOfCentury < 0 || month < 0 || day < 0) return NaN
+  const dateKey = ((century * 100 + yearOfCentury) * 100 + month) * 100 + day
+  let dateMs: number
+  if (dateKey === cachedDateKey) {
+    // Same digits as the last valid date: valid too, same midnight.
+    dateMs = cachedDateMs
+  } else {
+    const year = century * 100 + yearOfCentury
+    // Years below 100 are never log times (and Date.UTC would read them as 19xx).
+    if (year < 100 || month < 1 || month > 12 || day < 1) return NaN
+    if (day > (DAYS_IN_MONTH[month - 1] as number) || (month === 2 && day === 29 && !isLeapYear(year))) return NaN
+    dateMs = Date.UTC(year, month - 1, day)
+    cachedDateKey = dateKey
+    cachedDateMs = dateMs
+  }
+  const hour = twoDigits(text, 11)
+  const minute = twoDigits(text, 14)
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59) return NaN
   let at = 16
   let second = 0
   let ms = 0
   if (text.charCodeAt(at) === 58 /* : */) {
-    second = digits(text, at + 1, 2)
+    second = twoDigits(text, at + 1)
     // 60 is a leap second: kept as the last instant of the minute rather than rejected.
     if (second < 0 || second > 60) return NaN
     if (second === 60) second = 59
@@ -172,14 +189,15 @@ export function parseIsoTime (text: string, zone: TimeZone = UTC): number {
       ms = Math.floor(ms)
     }
   }
-  const local = Date.UTC(year, month - 1, day, hour, minute, second, ms)
+  // Exactly Date.UTC(year, month - 1, day, hour, minute, second, ms): every part is an integer in range.
+  const local = dateMs + hour * 3_600_000 + minute * 60_000 + second * 1000 + ms
   if (at === length) return local - zone.offsetMsAt(local)
   const sign = text.charCodeAt(at)
   if ((sign === 90 /* Z */ || sign === 122 /* z */) && at + 1 === length) return local
   if (sign !== 43 /* + */ && sign !== 45 /* - */) return NaN
-  const offsetHour = digits(text, at + 1, 2)
+  const offsetHour = twoDigits(text, at + 1)
   const colon = text.charCodeAt(at + 3) === 58 ? 1 : 0
-  const offsetMinute = digits(text, at + 3 + colon, 2)
+  const offsetMinute = twoDigits(text, at + 3 + colon)
   if (offsetHour < 0 || offsetHour > 23 || offsetMinute < 0 || offsetMinute > 59 || at + 5 + colon !== length) return NaN
   const offsetMs = (offsetHour * 60 + offsetMinute) * 60_000
   return sign === 43 ? local - offsetMs : local + offsetMs

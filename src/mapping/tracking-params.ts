@@ -54,7 +54,9 @@ export function createMapper (options: MapperOptions): Mapper {
   const nowMs = options.nowMs ?? Date.now
   const oldHitsNeedToken = options.accessToken === undefined && options.oldHitsNeedToken !== false
   const { idsite, accessToken, assumeHttps, host: fallbackHost } = options
-  const routeDetails = options.routeDetails
+  // A Map: indexing the config object by a fresh path string costs a string-table lookup per line.
+  const routes = new Map(Object.entries(options.routeDetails))
+  const hasRoutes = routes.size > 0
 
   return function map (entry: AccessEntry): MappingResult {
     const excluded = rules.exclusion(entry.path, entry.method)
@@ -99,7 +101,7 @@ export function createMapper (options: MapperOptions): Mapper {
       if (ms <= PF_MAX) params.pf_srv = ms > 0 ? ms : 0
     }
 
-    const route = routeDetails[entry.path]
+    const route = hasRoutes ? routes.get(entry.path) : undefined
     const data = entry.trackingData
     const routeCvar = route?.cvar
     const dataCvar = data?.cvar

@@ -54,6 +54,52 @@ describe('parseIsoTime', () => {
   test('a time with an offset ignores --timezone', () => {
     assert.equal(parseIsoTime('2024-03-10T09:00:00Z', createTimeZone('Europe/Paris')), T)
   })
+
+  // parseIsoTime keeps the midnight of the last date it parsed: these sequences go through hits and misses.
+  test('consecutive times of one date with different offsets', () => {
+    assert.equal(parseIsoTime('2024-03-10T10:00:00+01:00'), T)
+    assert.equal(parseIsoTime('2024-03-10T04:00:00-05:00'), T)
+    assert.equal(parseIsoTime('2024-03-10T14:30:00+05:30'), T)
+    assert.equal(parseIsoTime('2024-03-10T09:00:00Z'), T)
+    assert.equal(parseIsoTime('2024-03-10T10:00:00', createTimeZone('+01:00')), T)
+  })
+
+  test('across day, month and year boundaries', () => {
+    assert.equal(parseIsoTime('2024-12-31T23:59:59Z'), Date.UTC(2024, 11, 31, 23, 59, 59))
+    assert.equal(parseIsoTime('2025-01-01T00:00:00Z'), Date.UTC(2025, 0, 1))
+    assert.equal(parseIsoTime('2025-01-01T05:29:59+05:30'), Date.UTC(2024, 11, 31, 23, 59, 59))
+    assert.equal(parseIsoTime('2024-12-31T23:59:59Z'), Date.UTC(2024, 11, 31, 23, 59, 59))
+    assert.equal(parseIsoTime('2024-01-31T12:00:00Z'), Date.UTC(2024, 0, 31, 12))
+    assert.equal(parseIsoTime('2024-02-01T12:00:00Z'), Date.UTC(2024, 1, 1, 12))
+  })
+
+  test('leap days: a cached 28 February never makes a 29th valid, nor a valid 29th an invalid one', () => {
+    assert.equal(parseIsoTime('2024-02-28T23:00:00Z'), Date.UTC(2024, 1, 28, 23))
+    assert.equal(parseIsoTime('2024-02-29T01:00:00+02:00'), Date.UTC(2024, 1, 28, 23))
+    assert.ok(Number.isNaN(parseIsoTime('2023-02-29T00:00:00Z')))
+    assert.equal(parseIsoTime('2024-02-29T00:00:00Z'), Date.UTC(2024, 1, 29))
+    assert.ok(Number.isNaN(parseIsoTime('2100-02-29T00:00:00Z')))
+    assert.equal(parseIsoTime('2000-02-29T00:00:00Z'), Date.UTC(2000, 1, 29))
+    assert.ok(Number.isNaN(parseIsoTime('2024-02-30T00:00:00Z')))
+    assert.equal(parseIsoTime('2024-03-01T00:00:00Z'), Date.UTC(2024, 2, 1))
+  })
+
+  test('a cached date does not let a bad time of that date through, and survives it', () => {
+    assert.equal(parseIsoTime('2024-03-10T09:00:00Z'), T)
+    assert.ok(Number.isNaN(parseIsoTime('2024-03-10T24:00:00Z')))
+    assert.ok(Number.isNaN(parseIsoTime('2024-03-10T09:60:00Z')))
+    assert.ok(Number.isNaN(parseIsoTime('2024-03-10X09:00:00Z')))
+    assert.ok(Number.isNaN(parseIsoTime('2024-03-10T09:00:00+01')))
+    assert.ok(Number.isNaN(parseIsoTime('2024/03/10T09:00:00Z')))
+    assert.equal(parseIsoTime('2024-03-10 09:00:00Z'), T)
+  })
+
+  test('the same month and day of another year or century is another date', () => {
+    assert.equal(parseIsoTime('2024-03-10T09:00:00Z'), T)
+    assert.equal(parseIsoTime('2023-03-10T09:00:00Z'), Date.UTC(2023, 2, 10, 9))
+    assert.equal(parseIsoTime('1924-03-10T09:00:00Z'), Date.UTC(1924, 2, 10, 9))
+    assert.ok(Number.isNaN(parseIsoTime('0024-03-10T09:00:00Z')))
+  })
 })
 
 describe('splitUri', () => {

@@ -89,6 +89,40 @@ describe('LineSplitter', () => {
     assert.equal(splitter.linesSeen, 1)
   })
 
+  test('property: mostly-ASCII lines with CR, UTF-8, invalid bytes and BOMs give each line decoded as UTF-8, at any chunking', () => {
+    // Line bytes: mostly ASCII, with CR, a two-byte UTF-8 character, invalid bytes and BOMs now and then.
+    const byte = fc.oneof(
+      { weight: 20, arbitrary: fc.integer({ min: 0x20, max: 0x7e }).map((b) => [b]) },
+      { weight: 1, arbitrary: fc.constantFrom([0x0d], [0xc3, 0xa9], [0xff], [0x00], [0xef, 0xbb, 0xbf]) }
+    )
+    const line = fc.array(byte, { maxLength: 30 }).map((parts) => parts.flat())
+    fc.assert(fc.property(fc.array(line, { maxLength: 20 }), fc.integer({ min: 1, max: 120 }), fc.boolean(), (lines, chunk, finalNewline) => {
+      const bytes = lines.flatMap((l, i) => (i < lines.length - 1 || finalNewline ? [...l, 0x0a] : l))
+      const buf = Buffer.from(bytes)
+      const seen = split(buf, { chunk, maxLineBytes: 10_000 })
+      const expected: Array<[string, number, number]> = []
+      let start = 0
+      lines.forEach((l, i) => {
+        const end = start + l.length + (i < lines.length - 1 || finalNewline ? 1 : 0)
+        if (end === start) return
+        let body = Buffer.from(l)
+        // A CR before the LF (or at the very end of the input) is part of the line terminator.
+        if (body.at(-1) === 0x0d) body = body.subarray(0, -1)
+        if (start === 0 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) body = body.subarray(3)
+        expected.push([body.toString('utf8'), start, end])
+        start = end
+      })
+      assert.deepEqual(seen.map((s) => [s.text, s.start, s.end]), expected)
+    }), { numRuns: 400 })
+  })
+
+  test('a line held across chunks, then whole lines of one chunk, then a non-ASCII chunk: texts and offsets are exact', () => {
+    const seen = split('{"a":"é"}\r\n{"b":1}\r\n{"c":2}', { chunk: 5 })
+    assert.deepEqual(seen.map((s) => [s.text, s.start, s.end]), [['{"a":"é"}', 0, 12], ['{"b":1}', 12, 21], ['{"c":2}', 21, 28]])
+    const mixed = split(Buffer.concat([Buffer.from('ab\ncd\r\n'), Buffer.from('é\nx\n')]))
+    assert.deepEqual(mixed.map((s) => [s.text, s.start, s.end]), [['ab', 0, 3], ['cd', 3, 7], ['é', 7, 10], ['x', 10, 12]])
+  })
+
   test('property: any chunking of any lines gives the same lines and contiguous offsets', () => {
     fc.assert(fc.property(
       fc.array(fc.string({ unit: 'binary', maxLength: 40 }).map((s) => s.replace(/[\n\r]/g, '')), { maxLength: 30 }),
