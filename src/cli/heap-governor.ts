@@ -3,7 +3,7 @@ import { getHeapStatistics, setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 
 /** Heap in use below which nothing is done (start-up and code alone take about 10 MiB). */
-export const HEAP_FLOOR_BYTES = 24 * 1024 * 1024
+export const HEAP_FLOOR_BYTES = 40 * 1024 * 1024
 const CHECK_INTERVAL_MS = 200
 
 export interface HeapGovernor {

@@ -51,11 +51,17 @@ export interface MatomoSink extends HitSink {
 /** Stands in for the params of a buffered hit whose source line is kept (the line, not the params, is what a reject record shows). */
 const NO_PARAMS: Readonly<Record<string, never>> = Object.freeze({})
 
+/** The group of visitors known by uid (a user agent string cannot start with NUL). */
+const UID_GROUP = '\u0000uid'
+
 /** All-invalid answers without indices in a row, from the start of the run, that mean "the token is not accepted". */
 const ALL_INVALID_STOP_AFTER = 3
 
 /** A visitor with hits not yet answered, and the lane they all travel in. */
 interface Visitor {
+  /** Where the visitor is listed: the map of its user agent (or of uids), under its client IP (or uid). */
+  readonly group: Map<string, Visitor>
+  readonly groupKey: string
   readonly key: string
   readonly lane: Lane
   pending: number
@@ -103,7 +109,7 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
   const laneCount = ceiling
   const lanes: Lane[] = Array.from({ length: laneCount }, () => ({ open: undefined, timer: undefined, queue: [], busy: false }))
   /** Visitors with hits pending; a visitor is forgotten once all its hits are answered. */
-  const visitors = new Map<string, Visitor>()
+  const visitors = new Map<string, Map<string, Visitor>>()
   let nextLane = 0
   const highWater = laneCount * config.batchSize * 2
   const setTimer = tuning.setTimer ?? ((fn: () => void, ms: number) => setTimeout(fn, ms))
@@ -167,8 +173,15 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
    */
   function visitorOf (hit: Hit): Visitor {
     const p = hit.params
-    const key = p.uid !== undefined ? 'u' + String(p.uid) : String(p.cip ?? '') + '|' + String(p.ua ?? '')
-    let visitor = visitors.get(key)
+    // Two levels, user agent then IP: the same few user agents repeat, and no long key is built per hit.
+    const groupKey = p.uid !== undefined ? UID_GROUP : String(p.ua ?? '')
+    const key = p.uid !== undefined ? String(p.uid) : String(p.cip ?? '')
+    let group = visitors.get(groupKey)
+    if (group === undefined) {
+      group = new Map()
+      visitors.set(groupKey, group)
+    }
+    let visitor = group.get(key)
     if (visitor === undefined) {
       // Least loaded = fewest hits in the batch being filled: batches of all lanes fill together.
       let lane = lanes[nextLane] as Lane
@@ -182,8 +195,8 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
         }
       }
       nextLane = nextLane + 1 === laneCount ? 0 : nextLane + 1
-      visitor = { key, lane, pending: 0 }
-      visitors.set(key, visitor)
+      visitor = { group, groupKey, key, lane, pending: 0 }
+      group.set(key, visitor)
     }
     visitor.pending++
     return visitor
@@ -286,7 +299,10 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
   /** The batch was answered (acknowledged, or held as all invalid): its hits no longer wait. */
   function settle (batch: Batch): void {
     for (const visitor of batch.visitors) {
-      if (--visitor.pending === 0) visitors.delete(visitor.key)
+      if (--visitor.pending === 0) {
+        visitor.group.delete(visitor.key)
+        if (visitor.group.size === 0) visitors.delete(visitor.groupKey)
+      }
     }
     buffered -= batch.hits.length
     if (buffered <= highWater && drainWaiters.length > 0) {
