@@ -31,8 +31,9 @@ export interface AdaptiveConcurrency {
 /**
  * Starts at `initial` (1) in flight and never exceeds `ceiling`. Measured on a real Matomo 5.1.2: a quiet
  * database deadlocks on its first concurrent bulk requests, and at high concurrency a failed batch can be
- * partly committed (a whole-batch retry then duplicates hits). So: one at a time first, ramp up one step per
- * fast clean answer, back off multiplicatively on trouble.
+ * partly committed (a whole-batch retry then duplicates hits). So: one at a time first; while answers are fast
+ * and clean, double per answer (slow start, as TCP) until the first sign of trouble, then one step per answer;
+ * back off multiplicatively on trouble.
  */
 export function createAdaptiveConcurrency (ceiling: number, initial = 1, now: () => number = () => performance.now()): AdaptiveConcurrency {
   const limiter = pLimit(Math.max(1, Math.min(initial, ceiling)))
@@ -40,6 +41,7 @@ export function createAdaptiveConcurrency (ceiling: number, initial = 1, now: ()
   /** The level at which Matomo last said "too much" (5xx, timeout): not reached again until it has been calm. */
   let failedAt = Number.POSITIVE_INFINITY
   let cleanStreak = 0
+  let slowStart = true
 
   return {
     async run<T> (fn: () => Promise<T>): Promise<TimedResult<T>> {
@@ -58,10 +60,12 @@ export function createAdaptiveConcurrency (ceiling: number, initial = 1, now: ()
       // Without this memory, AIMD climbs straight back into the level that failed and oscillates through
       // 500s (on a real Matomo: deadlocks, and duplicates from partly committed batches).
       if (cleanStreak >= PROBE_AFTER_CLEAN) failedAt = Number.POSITIVE_INFINITY
-      const next = limiter.concurrency + 1
-      if (fast && demand && next <= ceiling && next < failedAt) limiter.concurrency = next
+      // Slow start (as TCP's) until Matomo first says "too much": double, then one step at a time.
+      const next = Math.min(ceiling, failedAt - 1, slowStart ? limiter.concurrency * 2 : limiter.concurrency + 1)
+      if (fast && demand && next > limiter.concurrency) limiter.concurrency = next
     },
     overloaded () {
+      slowStart = false
       failedAt = Math.min(failedAt, limiter.concurrency)
       cleanStreak = 0
       limiter.concurrency = Math.max(1, Math.floor(limiter.concurrency / 2))

@@ -202,6 +202,21 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
     return visitor
   }
 
+  /**
+   * The age flush (--flush-interval-ms) is for quiet inputs. While closed batches still wait to be sent (a slow
+   * Matomo, the reader held back by back pressure), closing this one would not send it sooner, only smaller:
+   * it keeps filling and the timer is set again.
+   */
+  function armAgeFlush (lane: Lane, batch: Batch): void {
+    lane.timer = setTimer(() => {
+      lane.timer = undefined
+      if (lane.open !== batch || failure !== undefined) return
+      const waiting = budget === undefined ? lane.queue.length > 0 : lanes.some((l) => l.queue.some((b) => !b.taken))
+      if (waiting) armAgeFlush(lane, batch)
+      else close(lane)
+    }, config.flushIntervalMs)
+  }
+
   function close (lane: Lane): void {
     if (budget === undefined) {
       if (detach(lane)) schedule(lane)
@@ -495,10 +510,7 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
       if (batch === undefined) {
         batch = { hits: [], visitors: [], items: [], itemBytes: 0, taken: false, gen }
         lane.open = batch
-        lane.timer = setTimer(() => {
-          lane.timer = undefined
-          if (lane.open === batch) close(lane)
-        }, config.flushIntervalMs)
+        armAgeFlush(lane, batch)
       }
       batch.itemBytes += batch.items.length === 0 ? bytes : bytes + 1
       // The batch keeps what acks and reject records need; the params (now JSON text) can die young. At high

@@ -39,8 +39,14 @@ describe('createAdaptiveConcurrency', () => {
 
   test('does not climb back into the level that failed until Matomo has been calm for a while', () => {
     const c = createAdaptiveConcurrency(16)
-    for (let i = 0; i < 5; i++) c.succeeded(10, true)
-    assert.equal(c.limit, 6)
+    // Slow start: doubles on each fast answer with demand until the first overload.
+    for (let i = 0; i < 2; i++) c.succeeded(10, true)
+    assert.equal(c.limit, 4)
+    c.succeeded(10, true)
+    c.overloaded()
+    assert.equal(c.limit, 4, 'halved from 8')
+    for (let i = 0; i < 2; i++) c.succeeded(10, true)
+    assert.equal(c.limit, 6, 'after an overload, one step per answer')
     c.overloaded()
     assert.equal(c.limit, 3)
     for (let i = 0; i < 10; i++) c.succeeded(10, true)

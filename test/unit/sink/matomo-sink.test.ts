@@ -118,6 +118,24 @@ describe('createMatomoSink: sending', () => {
     assert.equal(s.matomo.hits.length, 60)
   })
 
+  test('an old batch keeps filling while closed batches still wait to be sent: the age flush is set again', async (t) => {
+    const timers: Array<{ fn: () => void, ms: number }> = []
+    const s = await setup(t, { batchSize: 5, flushIntervalMs: 750, concurrency: 1 }, { latencyMs: 300 }, {
+      setTimer: (fn, ms) => { const timer = { fn, ms }; timers.push(timer); return timer },
+      clearTimer: () => undefined
+    })
+    // One lane: a batch of 5 in flight, a batch of 5 queued behind it, 2 hits in the open batch.
+    s.push(12, (n) => params(n, 1))
+    await new Promise((resolve) => setImmediate(resolve))
+    const openTimer = timers[timers.length - 1]!
+    assert.equal(timers.length, 3)
+    openTimer.fn()
+    assert.equal(timers.length, 4, 'the open batch\'s timer was set again instead of closing it')
+    s.push(3, (n) => params(n, 1))
+    await s.sink.end()
+    assert.deepEqual(s.matomo.requests.map((r) => (JSON.parse(r.body) as { requests: unknown[] }).requests.length), [5, 5, 5], 'the open batch filled up instead of going out with 2 hits')
+  })
+
   test('sends a batch that is not full once its oldest hit is --flush-interval-ms old', async (t) => {
     const timers: Array<{ fn: () => void, ms: number, cleared: boolean }> = []
     const s = await setup(t, { batchSize: 100, flushIntervalMs: 750, concurrency: 1 }, {}, {
