@@ -60,6 +60,16 @@ async function received (sink: TestSink, expected: string[], what: string): Prom
 }
 
 /** Waits until the tail has done its first poll: it records the start position of every file it found. */
+/** A tail started on an empty access.log (under `patterns`), once it has recorded the file. */
+async function tailEmptyLog (t: { after: (fn: () => Promise<void>) => void }, patterns: string[]): Promise<{ dir: string, log: string, tailing: Tailing }> {
+  const { dir, startTail } = setup(t)
+  const log = join(dir, 'access.log')
+  writeFileSync(log, '')
+  const tailing = startTail(patterns)
+  await ready(dir)
+  return { dir, log, tailing }
+}
+
 async function ready (dir: string, files = 1): Promise<void> {
   await waitFor('the tail to start', () => {
     const sources = (JSON.parse(readFileSync(join(dir, 'state', CHECKPOINT_FILE), 'utf8')) as { sources: unknown[] }).sources
@@ -100,11 +110,7 @@ describe('tail', () => {
   })
 
   test('follows rotation by rename: drains the old file (even lines written after the rename), then opens the new one', async (t) => {
-    const { dir, startTail } = setup(t)
-    const log = join(dir, 'access.log')
-    writeFileSync(log, '')
-    const tailing = startTail(['access.log'])
-    await ready(dir)
+    const { dir, log, tailing } = await tailEmptyLog(t, ['access.log'])
     appendFileSync(log, accessLines(0, 5))
     await received(tailing.sink, ids(0, 5), 'lines before the rotation')
     appendFileSync(log, accessLines(5, 8))
@@ -116,11 +122,7 @@ describe('tail', () => {
   })
 
   test('copytruncate: the copy is not read again, the truncated file is read from its start', async (t) => {
-    const { dir, startTail } = setup(t)
-    const log = join(dir, 'access.log')
-    writeFileSync(log, '')
-    const tailing = startTail(['access.log*'])
-    await ready(dir)
+    const { dir, log, tailing } = await tailEmptyLog(t, ['access.log*'])
     appendFileSync(log, accessLines(0, 30))
     await received(tailing.sink, ids(0, 30), 'lines before the rotation')
     copyFileSync(log, join(dir, 'access.log.1'))
@@ -131,11 +133,7 @@ describe('tail', () => {
   })
 
   test('truncation followed by more lines than before: the changed first bytes give it away', async (t) => {
-    const { dir, startTail } = setup(t)
-    const log = join(dir, 'access.log')
-    writeFileSync(log, '')
-    const tailing = startTail(['access.log'])
-    await ready(dir)
+    const { log, tailing } = await tailEmptyLog(t, ['access.log'])
     appendFileSync(log, accessLines(0, 3))
     await received(tailing.sink, ids(0, 3), 'lines before the truncation')
     // Truncated and refilled past the old offset between two polls.

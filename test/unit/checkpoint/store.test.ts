@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, test } from 'node:test'
+import { describe, test, type TestContext } from 'node:test'
 import { CHECKPOINT_FILE, CheckpointStore, LOCK_FILE } from '../../../src/checkpoint/store.js'
 import { FINGERPRINT_BYTES, identityOf } from '../../../src/sources/fingerprint.js'
 import { tmpDir } from '../../helpers/tmp.js'
@@ -12,6 +12,16 @@ const ids = { dev: 2049n, ino: 1234n }
 const head = Buffer.from('{"ip":"203.0.113.9","path":"/a"}\n'.repeat(60)).subarray(0, FINGERPRINT_BYTES)
 const identity = identityOf(ids, head)
 const position = { offset: 500, line: 7, path: '/var/log/access.log' }
+
+/** A state dir whose checkpoint file holds `position` for `identity`, written and closed. */
+async function storeWithOneEntry (t: TestContext): Promise<string> {
+  const dir = tmpDir(t)
+  const store = await CheckpointStore.open(dir)
+  store.set(identity, position)
+  await store.write()
+  await store.close()
+  return dir
+}
 
 function deadPid (): number {
   const child = spawnSync(process.execPath, ['-e', ''])
@@ -89,11 +99,7 @@ describe('CheckpointStore', () => {
   })
 
   test('prefers a valid temp file that is newer than the main file (crash between write and rename)', async (t) => {
-    const dir = tmpDir(t)
-    const store = await CheckpointStore.open(dir)
-    store.set(identity, position)
-    await store.write()
-    await store.close()
+    const dir = await storeWithOneEntry(t)
     const main = JSON.parse(readFileSync(join(dir, CHECKPOINT_FILE), 'utf8')) as { seq: number, sources: Array<{ offset: number }> }
     main.seq += 1;
     (main.sources[0] as { offset: number }).offset = 900
@@ -104,11 +110,7 @@ describe('CheckpointStore', () => {
   })
 
   test('ignores an older or torn temp file', async (t) => {
-    const dir = tmpDir(t)
-    const store = await CheckpointStore.open(dir)
-    store.set(identity, position)
-    await store.write()
-    await store.close()
+    const dir = await storeWithOneEntry(t)
     writeFileSync(join(dir, CHECKPOINT_FILE + '.tmp'), '{"version":1,"seq":99,"sources":[{"dev":"1"')
     const again = await CheckpointStore.open(dir)
     t.after(async () => { await again.close() })
@@ -116,11 +118,7 @@ describe('CheckpointStore', () => {
   })
 
   test('recovers a torn main file from the temp file', async (t) => {
-    const dir = tmpDir(t)
-    const store = await CheckpointStore.open(dir)
-    store.set(identity, position)
-    await store.write()
-    await store.close()
+    const dir = await storeWithOneEntry(t)
     const text = readFileSync(join(dir, CHECKPOINT_FILE), 'utf8')
     writeFileSync(join(dir, CHECKPOINT_FILE + '.tmp'), text)
     writeFileSync(join(dir, CHECKPOINT_FILE), text.slice(0, text.length / 2))
@@ -130,11 +128,7 @@ describe('CheckpointStore', () => {
   })
 
   test('a torn main file without a temp file is MF_ERR_CHECKPOINT_CORRUPT, never a silent start from zero', async (t) => {
-    const dir = tmpDir(t)
-    const store = await CheckpointStore.open(dir)
-    store.set(identity, position)
-    await store.write()
-    await store.close()
+    const dir = await storeWithOneEntry(t)
     const text = readFileSync(join(dir, CHECKPOINT_FILE), 'utf8')
     writeFileSync(join(dir, CHECKPOINT_FILE), text.slice(0, 40))
     await assert.rejects(CheckpointStore.open(dir), (err: Error & { code?: string }) => {
