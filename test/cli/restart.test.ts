@@ -1,7 +1,7 @@
 // The restart guarantee through the real CLI: bin/matomo-forward.js (built dist/) as a child process against the fake Matomo.
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { appendFileSync, copyFileSync, existsSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, test, type TestContext } from 'node:test'
 import { startFakeMatomo, SUPER_TOKEN, type FakeMatomo, type FakeMatomoOptions } from '../helpers/fake-matomo.js'
@@ -211,6 +211,31 @@ describe('restart through the CLI (spawned)', () => {
     assert.match(result.stderr, /matomo-forward summary/)
     assert.equal(assertAllArrived(matomo, 0, 25), 0, 'nothing twice')
     assert.equal(matomo.hits.length, 25)
+  })
+
+  test('tail: copytruncate is followed from the start of the truncated file, and a restart resumes where it stopped', async (t) => {
+    const { matomo, file, base } = await fixture(t)
+    writeFileSync(file, accessLines(0, 5))
+    const args = ['tail', ...base, '--start-at', 'beginning', '--flush-interval-ms', '50', '--no-preflight', file]
+    const first = start(args)
+    await waitFor('the existing lines', () => matomo.hits.length >= 5, { timeoutMs: 15_000 })
+
+    // logrotate copytruncate: the content is copied away, the file truncated in place, the writer goes on.
+    copyFileSync(file, file + '.1')
+    truncateSync(file, 0)
+    appendFileSync(file, accessLines(5, 12))
+    await waitFor('the lines written after the truncation', () => matomo.hits.length >= 12, { timeoutMs: 15_000 })
+    first.child.kill('SIGINT')
+    assert.equal((await first.done).code, 0)
+
+    appendFileSync(file, accessLines(12, 16))
+    const second = start(args)
+    await waitFor('the lines written while it was stopped', () => matomo.hits.length >= 16, { timeoutMs: 15_000 })
+    second.child.kill('SIGINT')
+    const result = await second.done
+    assert.equal(result.code, 0, result.stderr)
+    assert.equal(assertAllArrived(matomo, 0, 16), 0, 'nothing twice: not the copy, not what the first run delivered')
+    assert.equal(matomo.hits.length, 16)
   })
 
   test('a corrupt checkpoint file with no valid temp copy stops with MF_ERR_CHECKPOINT_CORRUPT (exit 2), sends nothing', async (t) => {
