@@ -128,7 +128,6 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
   let drainWaiters: Array<{ resolve: () => void, reject: (err: unknown) => void }> = []
   let idleWaiters: Array<() => void> = []
   let warnedNoIndices = false
-  let flushWanted = false
   let rejectFailed: (error: ForwardError) => void = () => undefined
   const failed = new Promise<never>((_resolve, reject) => { rejectFailed = reject })
   failed.catch(() => undefined)
@@ -258,7 +257,6 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
     void deliver(lane, batch).finally(() => {
       lane.busy = false
       schedule(lane)
-      flushIfIdle()
       checkIdle()
     })
   }
@@ -299,16 +297,6 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
     }
     // Answered but never acknowledged (all invalid with an unproven token) is the one thing room cannot come back from.
     if (blocked && heldAllInvalid.length > 0 && !lanes.some((lane) => lane.busy)) fail(tokenError())
-  }
-
-  /**
-   * A flush asked for while requests are in flight waits for them: their answers usually let the reader go on
-   * and fill the open batches. Only when nothing is in flight can waiting not help, and partial batches go.
-   */
-  function flushIfIdle (): void {
-    if (!flushWanted || lanes.some((lane) => lane.busy)) return
-    flushWanted = false
-    for (const lane of lanes) close(lane)
   }
 
   /** The batch was answered (acknowledged, or held as all invalid): its hits no longer wait. */
@@ -528,10 +516,6 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
       if (failure !== undefined) throw failure
       if (buffered <= highWater) return
       await new Promise<void>((resolve, reject) => { drainWaiters.push({ resolve, reject }) })
-    },
-    flush (): void {
-      flushWanted = true
-      flushIfIdle()
     },
     stopped: failed,
     useBudget (b: SendBudget): void {
