@@ -159,7 +159,7 @@ interface SinkDeps {
 
 async function createSink (config: Config, deps: SinkDeps): Promise<HitSink> {
   if (config.dryRun) return createDryRunSink(deps.stdout)
-  // Loaded only to send: the HTTP client (undici) costs ~50 ms of start-up that a dry run does not need.
+  // Loaded only to send: the sender and its HTTP client are not part of a dry run's start-up.
   const { createMatomoSink } = await import('./sink/matomo-sink.js')
   return createMatomoSink({ config, summary: deps.summary, rejects: deps.rejects, logger: deps.logger, signal: deps.signal, tuning: deps.tuning })
 }

@@ -72,7 +72,7 @@ export async function preflightOrThrow (config: Config, deps: Pick<CommandDeps, 
 }
 
 async function preflight (config: Config, signal: AbortSignal | undefined): Promise<PreflightReport> {
-  // Loaded when needed: the HTTP client (undici) is not part of a dry run's start-up.
+  // Loaded when needed: the HTTP client is not part of a dry run's start-up.
   const [{ createBulkClient }, { runPreflight }] = await Promise.all([import('../sink/bulk-request.js'), import('../sink/preflight.js')])
   const client = createBulkClient({ matomoUrl: config.matomoUrl as string, timeoutMs: config.requestTimeoutMs, caFile: config.caFile, insecure: config.insecure })
   try {

@@ -1,7 +1,7 @@
-// HTTP to Matomo: POSTs one bulk tracking body (or one Reporting API call) over a keep-alive undici dispatcher.
+// HTTP to Matomo: POSTs one bulk tracking body (or one Reporting API call) over a keep-alive connection pool.
 import { readFileSync } from 'node:fs'
-import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici'
 import { USER_AGENT } from '../version.js'
+import { createTransport, type Transport } from './http-transport.js'
 
 /** Where to send, derived once from --matomo-url. The token never goes into any of these URLs. */
 export interface MatomoEndpoint {
@@ -107,7 +107,10 @@ const TLS_CODES = /^(?:CERT_|ERR_TLS_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SEL
 
 export function createBulkClient (options: BulkClientOptions): BulkClient {
   const endpoint = parseMatomoUrl(options.matomoUrl)
-  const dispatcher = createDispatcher(options)
+  const ca = options.caFile === undefined ? undefined : readFileSync(options.caFile, 'utf8')
+  // Resolves at once without a proxy; with one, after undici is loaded.
+  const pending = createTransport({ ca, insecure: options.insecure, env: options.env ?? process.env, connections: options.connections ?? 16 })
+  let transport: Transport | undefined
   const baseHeaders: Record<string, string> = { 'user-agent': USER_AGENT }
   if (endpoint.authorization !== undefined) baseHeaders.authorization = endpoint.authorization
 
@@ -117,20 +120,12 @@ export function createBulkClient (options: BulkClientOptions): BulkClient {
     const combined = signal === undefined ? timeout.signal : AbortSignal.any([timeout.signal, signal])
     const started = performance.now()
     try {
-      const response = await request(url, {
-        method: 'POST',
-        dispatcher,
-        headers: { ...baseHeaders, 'content-type': contentType },
-        body,
-        signal: combined,
-        // The overall deadline is the abort timer; these only stop undici's own shorter defaults from firing.
-        headersTimeout: options.timeoutMs + 1000,
-        bodyTimeout: options.timeoutMs + 1000
-      })
+      transport ??= await pending
+      const response = await transport.post(url, { ...baseHeaders, 'content-type': contentType }, body, combined, options.timeoutMs)
       const text = await readText(response.body)
       const type = headerValue(response.headers['content-type'])
       return {
-        status: response.statusCode,
+        status: response.status,
         contentType: (type ?? '').split(';', 1)[0]!.trim().toLowerCase(),
         body: text,
         retryAfter: headerValue(response.headers['retry-after']),
@@ -160,33 +155,9 @@ export function createBulkClient (options: BulkClientOptions): BulkClient {
       return await post(url.toString(), form.toString(), 'application/x-www-form-urlencoded', signal)
     },
     async close () {
-      await dispatcher.close()
+      await (transport ?? await pending).close()
     }
   }
-}
-
-function createDispatcher (options: BulkClientOptions): Dispatcher {
-  const tls: { ca?: string, rejectUnauthorized?: boolean } = {}
-  if (options.caFile !== undefined) tls.ca = readFileSync(options.caFile, 'utf8')
-  if (options.insecure === true) tls.rejectUnauthorized = false
-  const common = { connections: options.connections ?? 16, keepAliveTimeout: 30_000, connect: tls }
-  const env = options.env ?? process.env
-  const httpProxy = env.HTTP_PROXY ?? env.http_proxy
-  const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy
-  if (nonEmpty(httpProxy) || nonEmpty(httpsProxy)) {
-    return new EnvHttpProxyAgent({
-      ...common,
-      requestTls: tls,
-      httpProxy: nonEmpty(httpProxy) ? httpProxy : undefined,
-      httpsProxy: nonEmpty(httpsProxy) ? httpsProxy : undefined,
-      noProxy: env.NO_PROXY ?? env.no_proxy ?? ''
-    })
-  }
-  return new Agent(common)
-}
-
-function nonEmpty (value: string | undefined): value is string {
-  return value !== undefined && value !== ''
 }
 
 async function readText (body: AsyncIterable<Buffer> & { destroy: () => unknown }): Promise<string> {

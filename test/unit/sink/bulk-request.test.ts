@@ -1,6 +1,8 @@
-// The HTTP client: URL handling, headers, basic auth from userinfo, timeouts, resets, proxies.
+// The HTTP client: URL handling, headers, basic auth from userinfo, keep-alive, TLS, timeouts, resets, proxies.
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { createServer, request as httpRequest } from 'node:http'
+import { createServer as createTlsServer } from 'node:https'
 import { connect, type AddressInfo } from 'node:net'
 import { describe, test } from 'node:test'
 import { buildBulkBody, bulkOverheadBytes, createBulkClient, parseMatomoUrl, RequestFailure } from '../../../src/sink/bulk-request.js'
@@ -57,6 +59,64 @@ describe('createBulkClient', () => {
     assert.equal(r.query.method, 'UsersManager.hasSuperUserAccess')
     assert.equal(r.query.token_auth, undefined)
     assert.equal(new URLSearchParams(r.body).get('token_auth'), 'tok123')
+  })
+
+  test('keeps one connection alive for sequential requests and cuts an endless answer at 1 MiB', async (t) => {
+    const sockets = new Set<unknown>()
+    const server = createServer((req, res) => {
+      req.resume()
+      req.on('end', () => {
+        if (req.url?.includes('big') === true) {
+          res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+          const chunk = 'x'.repeat(64 * 1024)
+          // Writes until the client hangs up: the client must stop reading on its own.
+          const pump = (): void => { while (res.write(chunk)) { /* fill */ } }
+          res.on('drain', pump)
+          pump()
+          return
+        }
+        res.writeHead(200, { 'content-type': 'application/json', 'retry-after': '7' })
+        res.end('{"status":"success","tracked":0,"invalid":0}')
+      })
+    })
+    server.on('connection', (socket) => sockets.add(socket))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.after(() => { server.closeAllConnections(); server.close() })
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/matomo.php`
+    const client = createBulkClient({ matomoUrl: url, timeoutMs: 5000 })
+    t.after(async () => { await client.close() })
+    for (let i = 0; i < 3; i++) {
+      const answer = await client.sendBulk('{"requests":[]}')
+      assert.equal(answer.status, 200)
+      assert.equal(answer.retryAfter, '7')
+      assert.equal(answer.body, '{"status":"success","tracked":0,"invalid":0}')
+    }
+    assert.equal(sockets.size, 1)
+    const big = createBulkClient({ matomoUrl: url + '?big=1', timeoutMs: 5000 })
+    t.after(async () => { await big.close() })
+    const answer = await big.sendBulk('{"requests":[]}')
+    assert.equal(answer.contentType, 'text/html')
+    assert.equal(answer.body.length, 1024 * 1024)
+  })
+
+  test('verifies TLS: fails without the CA, succeeds with --ca-file or --insecure', async (t) => {
+    const tls = (name: string): URL => new URL(`../../../fixtures/tls/${name}`, import.meta.url)
+    const server = createTlsServer({ key: readFileSync(tls('server.key')), cert: readFileSync(tls('server.pem')) }, (req, res) => {
+      req.resume()
+      req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"success","tracked":0,"invalid":0}') })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.after(() => { server.closeAllConnections(); server.close() })
+    const matomoUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}/matomo.php`
+    const untrusting = createBulkClient({ matomoUrl, timeoutMs: 5000 })
+    t.after(async () => { await untrusting.close() })
+    await assert.rejects(untrusting.sendBulk('{"requests":[]}'), (err: unknown) => err instanceof RequestFailure && err.kind === 'tls' && err.errorCode !== undefined)
+    const withCa = createBulkClient({ matomoUrl, timeoutMs: 5000, caFile: tls('ca.pem').pathname })
+    t.after(async () => { await withCa.close() })
+    assert.equal((await withCa.sendBulk('{"requests":[]}')).status, 200)
+    const insecure = createBulkClient({ matomoUrl, timeoutMs: 5000, insecure: true })
+    t.after(async () => { await insecure.close() })
+    assert.equal((await insecure.sendBulk('{"requests":[]}')).status, 200)
   })
 
   test('turns a slow answer into a timeout and a reset into a network failure', async (t) => {
