@@ -105,8 +105,8 @@ export function createFakeMatomo (options: FakeMatomoOptions): { server: ReturnT
     res.end(text)
   }
 
-  const handleBulk = (res: ServerResponse, body: string): void => {
-    const arrival = Date.now()
+  /** `arrival`: when the request's headers came in (epoch ms). */
+  const handleBulk = (res: ServerResponse, body: string, arrival: number): void => {
     firstArrivalMs ??= arrival
     bulkRequests++
     let items: unknown[]
@@ -146,7 +146,9 @@ export function createFakeMatomo (options: FakeMatomoOptions): { server: ReturnT
       answer(res, 200, { status: 'success', tracked: items.length, invalid: 0 })
     }
     if (options.mode === 'instant') done()
-    else if (options.mode === 'latency') setTimeout(done, options.latencyMs)
+    // Counted from the request's arrival, as a client sees it: reading and parsing the body (one request after
+    // another in this single process) is part of the 250 ms, not added to it.
+    else if (options.mode === 'latency') setTimeout(done, Math.max(0, options.latencyMs - (Date.now() - arrival)))
     else setTimeout(() => { shared.submit(items.length * options.perHitMs, done) }, options.overheadMs)
   }
 
@@ -160,6 +162,7 @@ export function createFakeMatomo (options: FakeMatomoOptions): { server: ReturnT
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     httpRequests++
+    const arrival = Date.now()
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
@@ -174,7 +177,7 @@ export function createFakeMatomo (options: FakeMatomoOptions): { server: ReturnT
       if (params.get('module') === 'API') { handleApi(res, params); return }
       if (url.pathname.endsWith('/matomo.php') || url.pathname.endsWith('/piwik.php')) {
         // Bulk mode is recognised by the body alone, as in Matomo (plugins/BulkTracking).
-        if (req.method === 'POST' && body.includes('"requests"')) { handleBulk(res, body); return }
+        if (req.method === 'POST' && body.includes('"requests"')) { handleBulk(res, body, arrival); return }
         // A single tracking request or an empty POST: 400 like Matomo for an empty/invalid one, GIF otherwise.
         if (params.has('idsite') && params.has('rec')) {
           hits++
