@@ -177,7 +177,13 @@ export function createFakeMatomo (options: FakeMatomoOptions): { server: ReturnT
       if (params.get('module') === 'API') { handleApi(res, params); return }
       if (url.pathname.endsWith('/matomo.php') || url.pathname.endsWith('/piwik.php')) {
         // Bulk mode is recognised by the body alone, as in Matomo (plugins/BulkTracking).
-        if (req.method === 'POST' && body.includes('"requests"')) { handleBulk(res, body, arrival); return }
+        if (req.method === 'POST' && body.includes('"requests"')) {
+          // With a latency, the body is parsed after this turn of the event loop: requests that arrived together
+          // are all stamped before any is parsed, as a server with parallel workers would see them.
+          if (options.mode === 'latency') setImmediate(() => { handleBulk(res, body, arrival) })
+          else handleBulk(res, body, arrival)
+          return
+        }
         // A single tracking request or an empty POST: 400 like Matomo for an empty/invalid one, GIF otherwise.
         if (params.has('idsite') && params.has('rec')) {
           hits++

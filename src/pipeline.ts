@@ -175,7 +175,15 @@ async function openRun (options: ForwardOptions, hasFiles: boolean): Promise<Run
   let gate: DurableGate | undefined
   const writer = store === undefined
     ? undefined
-    : createCheckpointWriter({ store, rejects, logger, intervalMs: options.checkpointIntervalMs, onDurable: (progress, offset) => { gate?.durable(progress, offset) } })
+    : createCheckpointWriter({
+      store,
+      rejects,
+      logger,
+      intervalMs: options.checkpointIntervalMs,
+      onDurable: (progress, offset) => { gate?.durable(progress, offset) },
+      deferWhile: () => (target.inFlight ?? 0) > 0
+    })
+  if (writer !== undefined) target.onQuiet = () => { writer.quiet() }
   writer?.start()
   if (writer !== undefined) gate = createDurableGate(target, inFlightLimit(config))
   const sink: HitSink = gate ?? target

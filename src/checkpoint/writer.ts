@@ -6,6 +6,8 @@ import { identityKey, type FileIdentity } from '../sources/fingerprint.js'
 import type { CheckpointStore } from './store.js'
 
 export const CHECKPOINT_INTERVAL_MS = 1000
+/** Longest an acknowledgement waits for the other answers of its round before it is written anyway. */
+export const WRITE_DEFER_MAX_MS = 25
 
 /** A file being read: the reader owns it and may update `identity` (a growing head) and `path` (a rename). */
 export interface TrackedFile {
@@ -25,6 +27,8 @@ export interface CheckpointWriter {
   flush: () => Promise<void>
   /** Starts the periodic flush. */
   start: () => void
+  /** The sender has no request in flight: writes now what `deferWhile` held back. */
+  quiet: () => void
   /** Stops the periodic flush and flushes one last time; throws if that fails. */
   stop: () => Promise<void>
 }
@@ -36,6 +40,11 @@ export interface CheckpointWriterOptions {
   intervalMs?: number
   /** Told, after each successful write, the offset now on disk for each file (the durable-progress gate). */
   onDurable?: (progress: SourceProgress, offset: number) => void
+  /**
+   * True while more answers are about to come (requests in flight): an acknowledgement then waits for them, at
+   * most WRITE_DEFER_MAX_MS, or until quiet(), so one write (one fsync) covers a whole round of answers.
+   */
+  deferWhile?: () => boolean
 }
 
 export function createCheckpointWriter (options: CheckpointWriterOptions): CheckpointWriter {
@@ -52,6 +61,7 @@ export function createCheckpointWriter (options: CheckpointWriterOptions): Check
   let stopped = false
   /** Untracked files whose last position is not yet on disk: announced durable after the next write. */
   let retiring: Array<{ file: TrackedFile, offset: number }> = []
+  let deferred: NodeJS.Timeout | undefined
 
   const record = (file: TrackedFile): void => {
     const previous = tracked.get(file)
@@ -101,6 +111,10 @@ export function createCheckpointWriter (options: CheckpointWriterOptions): Check
    * after a crash, only hits in flight (and those acknowledged during that last write) are sent again.
    */
   const kick = (): void => {
+    if (deferred !== undefined) {
+      clearTimeout(deferred)
+      deferred = undefined
+    }
     wanted = true
     if (looping || stopped) return
     looping = true
@@ -127,10 +141,22 @@ export function createCheckpointWriter (options: CheckpointWriterOptions): Check
     })()
   }
 
+  /**
+   * An acknowledgement moved a position. Crash safety does not depend on when it is written: until it is on
+   * disk its hits count against the duplicate bound (the send budget), and the sender waits for room.
+   */
+  const committed = (): void => {
+    if (options.deferWhile?.() !== true) {
+      kick()
+      return
+    }
+    deferred ??= setTimeout(kick, WRITE_DEFER_MAX_MS)
+  }
+
   return {
     track (file, replaces) {
       tracked.set(file, replaces)
-      file.progress.onCommit = kick
+      file.progress.onCommit = committed
     },
     untrack (file) {
       if (!tracked.has(file)) return
@@ -147,8 +173,13 @@ export function createCheckpointWriter (options: CheckpointWriterOptions): Check
       // Not unref'd: while a failing write holds the reader back, this timer keeps the process alive and retrying.
       timer = setInterval(kick, intervalMs)
     },
+    quiet () {
+      if (deferred !== undefined) kick()
+    },
     async stop () {
       if (timer !== undefined) clearInterval(timer)
+      if (deferred !== undefined) clearTimeout(deferred)
+      deferred = undefined
       timer = undefined
       stopped = true
       await loop

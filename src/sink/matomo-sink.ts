@@ -111,6 +111,7 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
   /** Visitors with hits pending; a visitor is forgotten once all its hits are answered. */
   const visitors = new Map<string, Map<string, Visitor>>()
   let nextLane = 0
+  let inFlight = 0
   const highWater = laneCount * config.batchSize * 2
   const setTimer = tuning.setTimer ?? ((fn: () => void, ms: number) => setTimeout(fn, ms))
   const clearTimer = tuning.clearTimer ?? ((handle: unknown) => { clearTimeout(handle as NodeJS.Timeout) })
@@ -254,8 +255,11 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
 
   function start (lane: Lane, batch: Batch): void {
     lane.busy = true
+    inFlight++
     void deliver(lane, batch).finally(() => {
       lane.busy = false
+      // Before scheduling: the next generation usually waits for the write this lets happen.
+      if (--inFlight === 0) sink.onQuiet?.()
       schedule(lane)
       checkIdle()
     })
@@ -483,7 +487,7 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
     return errors.MF_ERR_SINK_AUTH(`Matomo counted every hit invalid (tracked 0) in ${heldAllInvalid.length} batch${heldAllInvalid.length === 1 ? '' : 'es'}: ${reason}. Run \`matomo-forward check\` to test the token. Nothing of these batches was acknowledged; a new run sends them again.`)
   }
 
-  return {
+  const sink: MatomoSink = {
     push (hit: Hit): void {
       if (failure !== undefined) return // never acknowledged: the reader stops at drained(), the checkpoint stays
       const item = JSON.stringify(hit.params)
@@ -518,6 +522,10 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
       await new Promise<void>((resolve, reject) => { drainWaiters.push({ resolve, reject }) })
     },
     stopped: failed,
+    get inFlight () {
+      return inFlight
+    },
+    onQuiet: undefined,
     useBudget (b: SendBudget): void {
       budget = b
       b.onRelease = () => { dispatch(b) }
@@ -537,6 +545,7 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
       return concurrency.limit
     }
   }
+  return sink
 }
 
 function slice (batch: Batch, from: number, to: number): Batch {

@@ -33,6 +33,10 @@ export interface HitSink {
    * bound, counted on sent hits only) instead of the gate counting every pushed hit.
    */
   useBudget?: (budget: SendBudget) => void
+  /** Requests in flight now (a sink that sends). */
+  readonly inFlight?: number
+  /** Set by the pipeline: called when the last request in flight was answered. */
+  onQuiet?: (() => void) | undefined
 }
 
 /**

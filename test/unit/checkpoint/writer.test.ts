@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { SourceProgress } from '../../../src/ack/source-progress.js'
 import { CHECKPOINT_FILE, CheckpointStore } from '../../../src/checkpoint/store.js'
-import { createCheckpointWriter, type TrackedFile } from '../../../src/checkpoint/writer.js'
+import { createCheckpointWriter, WRITE_DEFER_MAX_MS, type TrackedFile } from '../../../src/checkpoint/writer.js'
 import type { RejectWriter } from '../../../src/output/reject-file.js'
 import { identityOf } from '../../../src/sources/fingerprint.js'
 import { silentLogger } from '../../helpers/config.js'
@@ -39,6 +39,35 @@ describe('createCheckpointWriter', () => {
     assert.equal(onDisk(dir), 20)
     await writer.stop()
     await store.close()
+  })
+
+  test('while requests are in flight, acknowledgements wait for quiet() or WRITE_DEFER_MAX_MS, then one write covers them', async (t) => {
+    const dir = tmpDir(t)
+    const store = await CheckpointStore.open(dir)
+    const durable: number[] = []
+    let inFlight = 2
+    const writer = createCheckpointWriter({ store, rejects: undefined, logger: silentLogger(), intervalMs: 60_000, onDurable: (_p, offset) => { durable.push(offset) }, deferWhile: () => inFlight > 0 })
+    writer.start()
+    t.after(async () => { await writer.stop(); await store.close() })
+    const progress = new SourceProgress('a.log', 0)
+    writer.track({ identity: identityOf({ dev: 1n, ino: 2n }, Buffer.from('x')), path: 'a.log', progress })
+    const tickets = [progress.hold(0, 10, 1), progress.hold(10, 20, 2), progress.hold(20, 30, 3)]
+    progress.ack(tickets[0]!)
+    inFlight = 1
+    progress.ack(tickets[1]!)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    assert.equal(onDisk(dir), undefined, 'nothing written while answers are still coming')
+    inFlight = 0
+    writer.quiet()
+    await waitFor('the write after quiet()', () => durable.includes(20))
+    assert.deepEqual(durable, [20], 'one write for both acknowledgements')
+    // Answers that keep coming (never quiet) are still written within WRITE_DEFER_MAX_MS.
+    inFlight = 1
+    const started = performance.now()
+    progress.ack(tickets[2]!)
+    await waitFor('the deferred write', () => durable.includes(30))
+    assert.ok(performance.now() - started >= WRITE_DEFER_MAX_MS - 2, 'not written before the deferral ran out')
+    assert.equal(onDisk(dir), 30)
   })
 
   test('flushes the reject file before a checkpoint that covers rejected lines', async (t) => {

@@ -108,6 +108,19 @@ describe('createMatomoSink: sending', () => {
     assert.deepEqual([s.summary.hitsSent, s.summary.hitsTracked, s.summary.hitsInvalid, s.summary.batches, s.summary.retries], [25, 25, 0, 3, 0])
   })
 
+  test('counts requests in flight and calls onQuiet when the last one is answered', async (t) => {
+    const s = await setup(t, { batchSize: 10, concurrency: 2 }, {}, { concurrency: createAdaptiveConcurrency(2, 2) })
+    const seen: number[] = []
+    s.sink.onQuiet = () => { seen.push(s.sink.inFlight ?? -1) }
+    assert.equal(s.sink.inFlight, 0)
+    s.push(20)
+    await waitFor('two requests in flight', () => s.sink.inFlight === 2 || s.matomo.hits.length > 0)
+    await s.sink.end()
+    assert.equal(s.sink.inFlight, 0)
+    assert.ok(seen.length >= 1, 'told at least once')
+    assert.ok(seen.every((n) => n === 0), `onQuiet only with nothing in flight: ${seen.join(',')}`)
+  })
+
   test('closes a batch before it would pass --batch-max-bytes', async (t) => {
     const s = await setup(t, { batchSize: 1000, batchMaxBytes: 4096, concurrency: 1 })
     s.push(60)
