@@ -1,7 +1,7 @@
 // `npm run bench [-- scenario…]`: builds, runs the scenarios, judges the targets, writes results JSON and the README table.
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -16,7 +16,8 @@ const ROOT = dirname(BENCH_DIR)
 
 function usage (): string {
   return [
-    'usage: npm run bench [-- [--quick] [--list] [--no-write] [scenario…]]',
+    'usage: npm run bench [-- [--quick] [--list] [--no-write] [--readme-only] [scenario…]]',
+    '  --readme-only                rewrite the tables in bench/README.md and README.md from results/latest.json',
     '  env BENCH_QUICK=1            fewer lines, no warm-up, one repeat (smoke run)',
     '  env BENCH_SCENARIOS=a,b      same as naming scenarios',
     '  env BENCH_SKIP_BUILD=1       use dist/ as it is',
@@ -53,6 +54,10 @@ async function main (): Promise<number> {
   const args = process.argv.slice(2)
   if (args.includes('--help') || args.includes('-h') || args.includes('--list')) {
     console.log(usage())
+    return 0
+  }
+  if (args.includes('--readme-only')) {
+    writeReadmes(JSON.parse(readFileSync(join(BENCH_DIR, 'results', 'latest.json'), 'utf8')) as BenchResult)
     return 0
   }
   const quick = args.includes('--quick') || process.env.BENCH_QUICK === '1'
@@ -108,12 +113,18 @@ async function main (): Promise<number> {
     const file = join(resultsDir, complete ? 'latest.json' : quick ? 'quick.json' : 'partial.json')
     writeFileSync(file, JSON.stringify(result, null, 2) + '\n')
     console.log(`\nwrote ${file}`)
-    if (complete || process.env.BENCH_WRITE_README === '1') {
-      updateReadme(join(BENCH_DIR, 'README.md'), renderMarkdown(result))
-      console.log(`updated ${join(BENCH_DIR, 'README.md')}`)
-    }
+    if (complete || process.env.BENCH_WRITE_README === '1') writeReadmes(result)
   }
   return process.env.BENCH_STRICT === '1' && targets.some((t) => t.status === 'FAIL') ? 1 : 0
+}
+
+/** The full table in bench/README.md, and the same table in the performance section of the project README. */
+function writeReadmes (result: BenchResult): void {
+  const markdown = renderMarkdown(result)
+  for (const path of [join(BENCH_DIR, 'README.md'), join(ROOT, 'README.md')]) {
+    updateReadme(path, markdown)
+    console.log(`updated ${path}`)
+  }
 }
 
 process.exitCode = await main()
