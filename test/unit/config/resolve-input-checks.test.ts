@@ -26,6 +26,15 @@ describe('resolveConfig input checks', () => {
     assert.ok(problems.some((p) => p.includes('--timezone')))
   })
 
+  test('--timezone takes UTC, offsets and IANA names, and names no zone it cannot resolve', () => {
+    for (const timezone of ['UTC', 'Etc/UTC', 'Z', '+02:00', '-0530', 'Europe/Paris', 'America/New_York']) {
+      assert.deepEqual(problemsOf({ timezone }), [], timezone)
+    }
+    for (const timezone of ['Mars/Olympus', 'utc+2', '+2:00', 'UTC+02:00']) {
+      assert.ok(problemsOf({ timezone }).some((p) => p.includes('--timezone')), timezone)
+    }
+  })
+
   test('a valid fields map resolves into the config', () => {
     const config = resolveConfig({ command: 'read', files: ['-'], flags: { 'dry-run': true, idsite: 1, config: join(FIXTURES, 'config', 'fields.yaml') }, env: {} })
     assert.equal(config.format, 'fields')
