@@ -112,6 +112,16 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
   const visitors = new Map<string, Map<string, Visitor>>()
   let nextLane = 0
   let inFlight = 0
+  /**
+   * Lanes that take new visitors. With --concurrency auto, one more than the current limit: a generation then
+   * holds about one round of requests (16 lanes with a limit near 3 ended every generation with a round that
+   * was not full), and one request waits for a slot, which is what lets the limit grow. A fixed --concurrency
+   * uses every lane: its limit only ramps up at the start, and generations formed during the ramp would stay
+   * small long after it (measured: c=16 from 77 % to 50 % of the ideal).
+   */
+  const activeLanes = config.concurrency === 'auto'
+    ? () => Math.min(laneCount, concurrency.limit + 1)
+    : () => laneCount
   const highWater = laneCount * config.batchSize * 2
   const setTimer = tuning.setTimer ?? ((fn: () => void, ms: number) => setTimeout(fn, ms))
   const clearTimer = tuning.clearTimer ?? ((handle: unknown) => { clearTimeout(handle as NodeJS.Timeout) })
@@ -184,17 +194,19 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
     let visitor = group.get(key)
     if (visitor === undefined) {
       // Least loaded = fewest hits in the batch being filled: batches of all lanes fill together.
-      let lane = lanes[nextLane] as Lane
+      const active = activeLanes()
+      const first = nextLane % active
+      let lane = lanes[first] as Lane
       let load = lane.open?.hits.length ?? 0
-      for (let i = 1; i < laneCount && load > 0; i++) {
-        const other = lanes[(nextLane + i) % laneCount] as Lane
+      for (let i = 1; i < active && load > 0; i++) {
+        const other = lanes[(first + i) % active] as Lane
         const otherLoad = other.open?.hits.length ?? 0
         if (otherLoad < load) {
           lane = other
           load = otherLoad
         }
       }
-      nextLane = nextLane + 1 === laneCount ? 0 : nextLane + 1
+      nextLane = first + 1 === active ? 0 : first + 1
       visitor = { group, groupKey, key, lane, pending: 0 }
       group.set(key, visitor)
     }

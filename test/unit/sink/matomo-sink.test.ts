@@ -121,6 +121,22 @@ describe('createMatomoSink: sending', () => {
     assert.ok(seen.every((n) => n === 0), `onQuiet only with nothing in flight: ${seen.join(',')}`)
   })
 
+  test('with --concurrency auto, new visitors fill one lane more than the current limit; a fixed level fills every lane', async (t) => {
+    const sizes = async (concurrency: 'auto' | number): Promise<number[]> => {
+      const s = await setup(t, { batchSize: 10, concurrency }, {}, { concurrency: createAdaptiveConcurrency(16, 1) })
+      s.push(40, (n) => params(n, n)) // 40 visitors, one hit each, pushed before any answer (limit 1)
+      await s.sink.end()
+      assert.equal(s.matomo.hits.length, 40)
+      return s.matomo.requests.filter((r) => r.path === '/matomo.php').map((r) => (JSON.parse(r.body) as { requests: unknown[] }).requests.length)
+    }
+    // Two lanes (limit 1 + 1) take the 40 visitors: about four full batches instead of sixteen small ones.
+    const auto = await sizes('auto')
+    assert.ok(auto.length <= 5, auto.join(','))
+    const fixed = await sizes(16)
+    assert.equal(fixed.length, 16)
+    assert.ok(fixed.every((n) => n <= 3), fixed.join(','))
+  })
+
   test('closes a batch before it would pass --batch-max-bytes', async (t) => {
     const s = await setup(t, { batchSize: 1000, batchMaxBytes: 4096, concurrency: 1 })
     s.push(60)
