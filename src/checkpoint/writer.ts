@@ -106,9 +106,9 @@ export function createCheckpointWriter (options: CheckpointWriterOptions): Check
   }
 
   /**
-   * Asks for a write soon; requests during a write are coalesced into one write after it. Called on every
-   * acknowledgement that moves a position, so what Matomo acknowledged is on disk within one write's time:
-   * after a crash, only hits in flight (and those acknowledged during that last write) are sent again.
+   * Asks for a write soon; requests during a write are coalesced into one write after it. Called for an
+   * acknowledgement that moves a position (at once, or when its round of answers is complete: `committed`), by
+   * the periodic timer, and when a file is untracked.
    */
   const kick = (): void => {
     if (deferred !== undefined) {

@@ -111,7 +111,6 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
   /** Visitors with hits pending; a visitor is forgotten once all its hits are answered. */
   const visitors = new Map<string, Map<string, Visitor>>()
   let nextLane = 0
-  let inFlight = 0
   /**
    * Lanes that take new visitors. With --concurrency auto, one more than the current limit: a generation then
    * holds about one round of requests (16 lanes with a limit near 3 ended every generation with a round that
@@ -267,11 +266,10 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
 
   function start (lane: Lane, batch: Batch): void {
     lane.busy = true
-    inFlight++
     void deliver(lane, batch).finally(() => {
       lane.busy = false
       // Before scheduling: the next generation usually waits for the write this lets happen.
-      if (--inFlight === 0) sink.onQuiet?.()
+      if (!lanes.some((l) => l.busy)) sink.onQuiet?.()
       schedule(lane)
       checkIdle()
     })
@@ -535,7 +533,9 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
     },
     stopped: failed,
     get inFlight () {
-      return inFlight
+      let busy = 0
+      for (const lane of lanes) if (lane.busy) busy++
+      return busy
     },
     onQuiet: undefined,
     useBudget (b: SendBudget): void {
