@@ -85,6 +85,8 @@ export interface BulkClientOptions {
   env?: Readonly<Record<string, string | undefined>>
   /** Sockets per origin. @default 16 */
   connections?: number
+  /** Idle keep-alive sockets are closed after this (tests). @default IDLE_SOCKET_MS */
+  idleSocketMs?: number
 }
 
 export interface BulkClient {
@@ -109,7 +111,9 @@ export function createBulkClient (options: BulkClientOptions): BulkClient {
   const endpoint = parseMatomoUrl(options.matomoUrl)
   const ca = options.caFile === undefined ? undefined : readFileSync(options.caFile, 'utf8')
   // Resolves at once without a proxy; with one, after undici is loaded.
-  const pending = createTransport({ ca, insecure: options.insecure, env: options.env ?? process.env, connections: options.connections ?? 16 })
+  const pending = createTransport({ ca, insecure: options.insecure, env: options.env ?? process.env, connections: options.connections ?? 16, idleSocketMs: options.idleSocketMs })
+  // Its failure (undici not loadable) is reported by the first request or close(), not as an unhandled rejection.
+  pending.catch(() => undefined)
   let transport: Transport | undefined
   const baseHeaders: Record<string, string> = { 'user-agent': USER_AGENT }
   if (endpoint.authorization !== undefined) baseHeaders.authorization = endpoint.authorization

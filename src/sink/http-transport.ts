@@ -24,10 +24,16 @@ export interface TransportOptions {
   env: Readonly<Record<string, string | undefined>>
   /** Sockets per origin. */
   connections: number
+  /** Idle keep-alive sockets are closed after this. @default IDLE_SOCKET_MS */
+  idleSocketMs?: number
 }
 
-/** Idle keep-alive sockets are closed after this, before a typical server (Apache: 5 s) closes them under us. */
-const IDLE_SOCKET_MS = 4000
+/**
+ * Idle keep-alive sockets are closed after this, before a typical server (Apache: 5 s) closes them under us.
+ * Only idle ones: Node's agent destroys a socket on this timeout only while it is in the free list, so a slow
+ * answer is bounded by --request-timeout-ms alone.
+ */
+export const IDLE_SOCKET_MS = 4000
 
 /**
  * Without a proxy: node:http/https with keep-alive agents. undici (the proxy path) compiles its WebAssembly HTTP
@@ -43,11 +49,11 @@ export async function createTransport (options: TransportOptions): Promise<Trans
   if (nonEmpty(httpProxy) || nonEmpty(httpsProxy)) {
     return await proxyTransport(options, tls, nonEmpty(httpProxy) ? httpProxy : undefined, nonEmpty(httpsProxy) ? httpsProxy : undefined)
   }
-  return nodeTransport(options.connections, tls)
+  return nodeTransport(options.connections, options.idleSocketMs ?? IDLE_SOCKET_MS, tls)
 }
 
-function nodeTransport (connections: number, tls: { ca?: string, rejectUnauthorized?: boolean }): Transport {
-  const agentOptions = { keepAlive: true, maxSockets: connections, timeout: IDLE_SOCKET_MS }
+function nodeTransport (connections: number, idleSocketMs: number, tls: { ca?: string, rejectUnauthorized?: boolean }): Transport {
+  const agentOptions = { keepAlive: true, maxSockets: connections, timeout: idleSocketMs }
   const http = new HttpAgent(agentOptions)
   const https = new HttpsAgent({ ...agentOptions, ...tls })
   return {
@@ -78,7 +84,7 @@ async function proxyTransport (options: TransportOptions, tls: { ca?: string, re
   const { EnvHttpProxyAgent, request } = await import('undici')
   const dispatcher = new EnvHttpProxyAgent({
     connections: options.connections,
-    keepAliveTimeout: IDLE_SOCKET_MS,
+    keepAliveTimeout: options.idleSocketMs ?? IDLE_SOCKET_MS,
     connect: tls,
     requestTls: tls,
     httpProxy,

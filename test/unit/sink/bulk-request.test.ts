@@ -7,6 +7,7 @@ import { connect, type AddressInfo } from 'node:net'
 import { describe, test } from 'node:test'
 import { buildBulkBody, bulkOverheadBytes, createBulkClient, parseMatomoUrl, RequestFailure } from '../../../src/sink/bulk-request.js'
 import { startFakeMatomo } from '../../helpers/fake-matomo.js'
+import { waitFor } from '../../helpers/wait-for.js'
 
 describe('parseMatomoUrl', () => {
   test('moves userinfo into a Basic header and puts queuedtracking=0 in the query', () => {
@@ -97,6 +98,25 @@ describe('createBulkClient', () => {
     const answer = await big.sendBulk('{"requests":[]}')
     assert.equal(answer.contentType, 'text/html')
     assert.equal(answer.body.length, 1024 * 1024)
+  })
+
+  test('an answer slower than the idle-socket timeout still arrives; an idle socket is closed after it', async (t) => {
+    const closed: number[] = []
+    const server = createServer((req, res) => {
+      req.resume()
+      req.on('end', () => {
+        setTimeout(() => { res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"success","tracked":0,"invalid":0}') }, 400)
+      })
+    })
+    server.on('connection', (socket) => { socket.on('close', () => { closed.push(Date.now()) }) })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.after(() => { server.closeAllConnections(); server.close() })
+    const client = createBulkClient({ matomoUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/matomo.php`, timeoutMs: 5000, idleSocketMs: 100 })
+    t.after(async () => { await client.close() })
+    // 400 ms without a byte on the socket: four idle timeouts while the request is in flight.
+    assert.equal((await client.sendBulk('{"requests":[]}')).status, 200)
+    assert.deepEqual(closed, [], 'the socket survived its slow answer')
+    await waitFor('the idle socket closed', () => closed.length === 1, { timeoutMs: 3000 })
   })
 
   test('verifies TLS: fails without the CA, succeeds with --ca-file or --insecure', async (t) => {
