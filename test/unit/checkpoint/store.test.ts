@@ -1,7 +1,7 @@
 // Checkpoint store: atomic versioned writes, recovery from the temp file, torn files, the lock, skipping unchanged writes.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmdirSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import { CHECKPOINT_FILE, CheckpointStore, LOCK_FILE } from '../../../src/checkpoint/store.js'
@@ -29,6 +29,22 @@ function deadPid (): number {
 }
 
 describe('CheckpointStore', () => {
+  test('a failed write throws MF_ERR_CHECKPOINT_WRITE, leaves the last file intact and is retried by the next write', async (t) => {
+    const dir = await storeWithOneEntry(t)
+    const store = await CheckpointStore.open(dir)
+    t.after(async () => { await store.close() })
+    store.set(identity, { ...position, offset: 900, line: 12 })
+    // A directory where the temp file goes: opening it for writing fails (EISDIR), whatever the user's rights.
+    mkdirSync(join(dir, CHECKPOINT_FILE + '.tmp'))
+    await assert.rejects(store.write(), (err: unknown) => (err as { code?: string }).code === 'MF_ERR_CHECKPOINT_WRITE')
+    const kept = JSON.parse(readFileSync(join(dir, CHECKPOINT_FILE), 'utf8')) as { sources: Array<{ offset: number }> }
+    assert.equal(kept.sources[0]?.offset, 500, 'the previous checkpoint is untouched')
+    rmdirSync(join(dir, CHECKPOINT_FILE + '.tmp'))
+    assert.equal(await store.write(), true, 'still dirty: the next write retries')
+    const written = JSON.parse(readFileSync(join(dir, CHECKPOINT_FILE), 'utf8')) as { sources: Array<{ offset: number }> }
+    assert.equal(written.sources[0]?.offset, 900)
+  })
+
   test('writes a versioned file atomically and finds the entry again after a restart', async (t) => {
     const dir = tmpDir(t)
     const store = await CheckpointStore.open(dir)

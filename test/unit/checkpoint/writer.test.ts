@@ -1,9 +1,11 @@
 // Checkpoint writer: records acknowledged positions at once, fsyncs rejects first, tells the gate what is durable.
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { Writable } from 'node:stream'
 import { describe, test } from 'node:test'
 import { SourceProgress } from '../../../src/ack/source-progress.js'
+import { createLogger } from '../../../src/log.js'
 import { CHECKPOINT_FILE, CheckpointStore } from '../../../src/checkpoint/store.js'
 import { createCheckpointWriter, WRITE_DEFER_MAX_MS, type TrackedFile } from '../../../src/checkpoint/writer.js'
 import type { RejectWriter } from '../../../src/output/reject-file.js'
@@ -68,6 +70,30 @@ describe('createCheckpointWriter', () => {
     await waitFor('the deferred write', () => durable.includes(30))
     assert.ok(performance.now() - started >= WRITE_DEFER_MAX_MS - 2, 'not written before the deferral ran out')
     assert.equal(onDisk(dir), 30)
+  })
+
+  test('a failing write is logged once, announces nothing durable, and is retried until it works', async (t) => {
+    const dir = tmpDir(t)
+    const store = await CheckpointStore.open(dir)
+    const logs: string[] = []
+    const logger = createLogger('info', new Writable({ write (chunk, _enc, cb) { logs.push(String(chunk)); cb() } }))
+    const durable: number[] = []
+    const writer = createCheckpointWriter({ store, rejects: undefined, logger, intervalMs: 30, onDurable: (_p, offset) => { durable.push(offset) } })
+    t.after(async () => { await writer.stop().catch(() => undefined); await store.close() })
+    mkdirSync(join(dir, CHECKPOINT_FILE + '.tmp')) // the temp file cannot be opened for writing (EISDIR)
+    writer.start()
+    const progress = new SourceProgress('a.log', 0)
+    writer.track({ identity: identityOf({ dev: 1n, ino: 2n }, Buffer.from('x')), path: 'a.log', progress })
+    progress.ack(progress.hold(0, 10, 1))
+    await waitFor('the failure logged', () => logs.some((l) => l.includes('cannot write checkpoint')))
+    await new Promise((resolve) => setTimeout(resolve, 150)) // several retries by the timer
+    assert.equal(logs.filter((l) => l.includes('cannot write checkpoint')).length, 1, 'logged once, not at every retry')
+    assert.deepEqual(durable, [], 'nothing is announced durable while writes fail')
+    assert.equal(onDisk(dir), undefined)
+    rmdirSync(join(dir, CHECKPOINT_FILE + '.tmp'))
+    await waitFor('the retried write', () => durable.includes(10))
+    assert.equal(onDisk(dir), 10)
+    assert.ok(logs.some((l) => l.includes('checkpoint writes work again')))
   })
 
   test('flushes the reject file before a checkpoint that covers rejected lines', async (t) => {
