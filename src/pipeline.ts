@@ -44,6 +44,8 @@ export interface ForwardOptions {
   cwd?: string
   /** How often checkpoints are written. @default 1000 */
   checkpointIntervalMs?: number
+  /** How long checkpoint writes may keep failing before the run stops. @default CHECKPOINT_GIVE_UP_MS */
+  checkpointGiveUpMs?: number
 }
 
 export interface TailOptions extends ForwardOptions {
@@ -63,7 +65,9 @@ interface Run {
   readonly processor: LineProcessor
   readonly store: CheckpointStore | undefined
   readonly writer: CheckpointWriter | undefined
+  /** The caller's signal, or a checkpoint writer that gave up (`fatal` then holds its error). */
   readonly signal: AbortSignal | undefined
+  fatal: unknown
   /** Sources without a checkpoint (stdin), for the count of hits left in flight. */
   readonly untracked: SourceProgress[]
   readonly gate: DurableGate | undefined
@@ -109,7 +113,7 @@ export async function forward (options: ForwardOptions): Promise<Summary> {
   } catch (err) {
     failure = err
   }
-  await finishRun(run, failure)
+  await finishRun(run, failure ?? run.fatal)
   return run.summary
 }
 
@@ -141,7 +145,7 @@ export async function tail (options: TailOptions): Promise<Summary> {
     failure = err
   }
   try {
-    await finishRun(run, failure)
+    await finishRun(run, failure ?? run.fatal)
   } finally {
     await set.close()
   }
@@ -169,7 +173,10 @@ async function openRun (options: ForwardOptions, hasFiles: boolean): Promise<Run
   const summary = options.summary ?? new Summary()
   const rejectPath = config.rejectFile ?? (config.dryRun ? undefined : join(config.stateDir, 'rejects.ndjson'))
   const rejects = rejectPath === undefined ? undefined : createRejectWriter(rejectPath)
-  const target = options.sink ?? await createSink(config, { stdout: options.stdout ?? process.stdout, summary, rejects, logger, signal: options.signal, tuning: options.delivery })
+  // Stops the run like a signal when checkpoint writes keep failing: nothing more can be sent within the bound.
+  const giveUp = new AbortController()
+  const signal = options.signal === undefined ? giveUp.signal : AbortSignal.any([options.signal, giveUp.signal])
+  const target = options.sink ?? await createSink(config, { stdout: options.stdout ?? process.stdout, summary, rejects, logger, signal, tuning: options.delivery })
   // A dry run neither reads nor writes checkpoints (and takes no lock): it must not change what a real run sends.
   const store = config.dryRun || !hasFiles ? undefined : await CheckpointStore.open(config.stateDir, { logger })
   let gate: DurableGate | undefined
@@ -181,14 +188,21 @@ async function openRun (options: ForwardOptions, hasFiles: boolean): Promise<Run
       logger,
       intervalMs: options.checkpointIntervalMs,
       onDurable: (progress, offset) => { gate?.durable(progress, offset) },
-      deferWhile: () => (target.inFlight ?? 0) > 0
+      deferWhile: () => (target.inFlight ?? 0) > 0,
+      giveUpMs: options.checkpointGiveUpMs,
+      onGiveUp: (err) => {
+        run.fatal = err
+        logger.error({ path: store.path }, `checkpoint writes keep failing: stopping; hits acknowledged since the last checkpoint on disk will be sent again by the next run (${(err as Error).message})`)
+        giveUp.abort()
+      }
     })
   if (writer !== undefined) target.onQuiet = () => { writer.quiet() }
   writer?.start()
   if (writer !== undefined) gate = createDurableGate(target, inFlightLimit(config))
   const sink: HitSink = gate ?? target
   const processor = createLineProcessor({ config, summary, sink, logger, rejects })
-  return { config, logger, summary, sink, rejects, processor, store, writer, signal: options.signal, untracked: [], gate, outstanding: () => 0 }
+  const run: Run = { config, logger, summary, sink, rejects, processor, store, writer, signal, fatal: undefined, untracked: [], gate, outstanding: () => 0 }
+  return run
 }
 
 /**

@@ -8,6 +8,8 @@ import type { CheckpointStore } from './store.js'
 export const CHECKPOINT_INTERVAL_MS = 1000
 /** Longest an acknowledgement waits for the other answers of its round before it is written anyway. */
 export const WRITE_DEFER_MAX_MS = 25
+/** Checkpoint writes failing for this long (disk full, state dir gone) stop the run instead of stalling it. */
+export const CHECKPOINT_GIVE_UP_MS = 60_000
 
 /** A file being read: the reader owns it and may update `identity` (a growing head) and `path` (a rename). */
 export interface TrackedFile {
@@ -45,6 +47,13 @@ export interface CheckpointWriterOptions {
    * most WRITE_DEFER_MAX_MS, or until quiet(), so one write (one fsync) covers a whole round of answers.
    */
   deferWhile?: () => boolean
+  /**
+   * Called once when writes have failed without a success for `giveUpMs`: the run cannot progress (the durable
+   * gate holds the sender back), so it should stop with this error rather than hang.
+   */
+  onGiveUp?: (err: unknown) => void
+  /** @default CHECKPOINT_GIVE_UP_MS */
+  giveUpMs?: number
 }
 
 export function createCheckpointWriter (options: CheckpointWriterOptions): CheckpointWriter {
@@ -99,10 +108,22 @@ export function createCheckpointWriter (options: CheckpointWriterOptions): Check
     }
   }
 
+  const giveUpMs = options.giveUpMs ?? CHECKPOINT_GIVE_UP_MS
+  /** When the current run of failed writes began (performance.now()), or undefined after a success. */
+  let failingSince: number | undefined
+  let gaveUp = false
+
   const report = (err: unknown): void => {
-    // Reading goes on: the next flush retries, and the final flush reports the error if it persists.
-    if (!failedBefore) logger.error({ err, path: store.path }, `cannot write checkpoint: ${(err as Error).message}`)
+    // The timer retries; while writes fail, the durable gate holds the sender back, so after giveUpMs the run
+    // is told to stop (the final flush reports the error if it persists).
+    if (!failedBefore) logger.error({ err, path: store.path }, (err as Error).message)
     failedBefore = true
+    const now = performance.now()
+    failingSince ??= now
+    if (!gaveUp && now - failingSince >= giveUpMs) {
+      gaveUp = true
+      options.onGiveUp?.(err)
+    }
   }
 
   /**
@@ -128,6 +149,7 @@ export function createCheckpointWriter (options: CheckpointWriterOptions): Check
             await flush()
             if (failedBefore) logger.info({ path: store.path }, 'checkpoint writes work again')
             failedBefore = false
+            failingSince = undefined
           } catch (err) {
             // The periodic timer kicks again; until a write succeeds the durable gate holds reading back.
             report(err)

@@ -1,6 +1,6 @@
 // read resumes every file from its checkpoint: only new lines are sent, failures hold the checkpoint back.
 import assert from 'node:assert/strict'
-import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { gzipSync } from 'node:zlib'
@@ -183,6 +183,22 @@ describe('read with checkpoints', () => {
     assert.equal(checkpoints(join(dir, 'state'))[0]?.offset, Buffer.byteLength(accessLines(0, 4)))
     const again = await run(dir, ['a.log'])
     assert.deepEqual(again.acked, ids(4, 100))
+  })
+
+  test('checkpoint writes that keep failing stop the run with MF_ERR_CHECKPOINT_WRITE instead of stalling it', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'access.log'), accessLines(0, 3000))
+    mkdirSync(join(dir, 'state', CHECKPOINT_FILE + '.tmp'), { recursive: true }) // every write fails (EISDIR)
+    const sink = createTestSink({ mode: 'lanes', batchSize: 5, concurrency: 1 })
+    const started = Date.now()
+    await assert.rejects(
+      forward({ config: testConfig('read', ['access.log'], join(dir, 'state'), { 'batch-size': 5, concurrency: 1 }), logger: silentLogger(), sink, cwd: dir, checkpointIntervalMs: 50, checkpointGiveUpMs: 300 }),
+      { code: 'MF_ERR_CHECKPOINT_WRITE' })
+    assert.ok(Date.now() - started < 20_000, 'stopped, not stalled')
+    // Nothing durable: at most the in-flight bound (concurrency × batch size) was acknowledged, and is sent again.
+    assert.ok(sink.acked.length <= 5, `${sink.acked.length} acknowledged`)
+    rmdirSync(join(dir, 'state', CHECKPOINT_FILE + '.tmp'))
+    assert.deepEqual((await run(dir, ['access.log'])).acked, ids(0, 3000))
   })
 
   test('a deleted state directory is created again; files removed since are no problem', async (t) => {

@@ -72,13 +72,14 @@ describe('createCheckpointWriter', () => {
     assert.equal(onDisk(dir), 30)
   })
 
-  test('a failing write is logged once, announces nothing durable, and is retried until it works', async (t) => {
+  test('a failing write is logged once, announces nothing durable, gives up after giveUpMs, and is retried until it works', async (t) => {
     const dir = tmpDir(t)
     const store = await CheckpointStore.open(dir)
     const logs: string[] = []
     const logger = createLogger('info', new Writable({ write (chunk, _enc, cb) { logs.push(String(chunk)); cb() } }))
     const durable: number[] = []
-    const writer = createCheckpointWriter({ store, rejects: undefined, logger, intervalMs: 30, onDurable: (_p, offset) => { durable.push(offset) } })
+    const gaveUp: Array<{ err: unknown, at: number }> = []
+    const writer = createCheckpointWriter({ store, rejects: undefined, logger, intervalMs: 30, onDurable: (_p, offset) => { durable.push(offset) }, giveUpMs: 120, onGiveUp: (err) => { gaveUp.push({ err, at: performance.now() }) } })
     t.after(async () => { await writer.stop().catch(() => undefined); await store.close() })
     mkdirSync(join(dir, CHECKPOINT_FILE + '.tmp')) // the temp file cannot be opened for writing (EISDIR)
     writer.start()
@@ -86,9 +87,14 @@ describe('createCheckpointWriter', () => {
     writer.track({ identity: identityOf({ dev: 1n, ino: 2n }, Buffer.from('x')), path: 'a.log', progress })
     progress.ack(progress.hold(0, 10, 1))
     await waitFor('the failure logged', () => logs.some((l) => l.includes('cannot write checkpoint')))
-    await new Promise((resolve) => setTimeout(resolve, 150)) // several retries by the timer
+    const firstFailure = performance.now()
+    await waitFor('the writer giving up', () => gaveUp.length > 0)
+    assert.ok(gaveUp[0]!.at - firstFailure >= 80, `gave up ${gaveUp[0]!.at - firstFailure} ms after the first failure (giveUpMs 120)`)
+    assert.equal((gaveUp[0]!.err as { code?: string }).code, 'MF_ERR_CHECKPOINT_WRITE')
+    await new Promise((resolve) => setTimeout(resolve, 100)) // more retries by the timer
+    assert.equal(gaveUp.length, 1, 'told once')
     assert.equal(logs.filter((l) => l.includes('cannot write checkpoint')).length, 1, 'logged once, not at every retry')
-    assert.deepEqual(durable, [], 'nothing is announced durable while writes fail')
+    assert.equal(durable.length, 0, 'nothing is announced durable while writes fail')
     assert.equal(onDisk(dir), undefined)
     rmdirSync(join(dir, CHECKPOINT_FILE + '.tmp'))
     await waitFor('the retried write', () => durable.includes(10))
