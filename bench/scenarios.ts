@@ -12,6 +12,7 @@ import { median, medianRun } from './lib/stats.js'
 import type { ServerStats } from './matomo-server.js'
 
 const CEILING_SCRIPT = fileURLToPath(new URL('json-parse-ceiling.mjs', import.meta.url))
+const BARE_SENDER_SCRIPT = fileURLToPath(new URL('bare-sender.mjs', import.meta.url))
 
 export interface Scenario {
   name: string
@@ -228,6 +229,30 @@ const e2eInstant: Scenario = {
         return { ...s, extra: { connections: s.stats.connections, serverCpuS: round(s.stats.cpuUserS + s.stats.cpuSystemS, 2), maxInFlight: s.stats.maxInFlight } }
       })
       return [rowOf('e2e-instant', 'nginx-json pages', samples)]
+    } finally {
+      await server.stop()
+    }
+  }
+}
+
+const bareSender: Scenario = {
+  name: 'bare-sender',
+  title: 'A reference sender: read, split, JSON.parse, a minimal item, 200 per POST, 2 in flight over node:http; no mapping, checkpoints, retries or accounting (informational)',
+  async run (ctx) {
+    const lines = mainLines(ctx)
+    const file = await ctx.input('nginx-json', 'pages', lines)
+    const server = await startFakeMatomo({ mode: 'instant' })
+    try {
+      const samples = await repeated(ctx, 'bare-sender', async () => {
+        await server.reset()
+        const out = join(mkdtempSync(join(ctx.tmp, 'bare-')), 'out.json')
+        const run = await runMeasured({ command: process.execPath, args: [BARE_SENDER_SCRIPT, file, server.trackingUrl], env: ctx.cliEnv(), stdoutFile: out })
+        const stats = await server.stats()
+        let problem = exitProblem(ctx, run)
+        if (problem === undefined && stats.hits !== lines) problem = `server stored ${stats.hits} of ${lines} hits`
+        return { wallS: run.wallS, lines, hits: stats.hits, cpuS: run.cpuS, peakRssMiB: run.peakRssMiB, httpRequests: stats.bulkRequests, problem }
+      })
+      return [rowOf('bare-sender', 'nginx-json pages', samples)]
     } finally {
       await server.stop()
     }
@@ -500,7 +525,7 @@ const concurrencyAuto: Scenario = {
   }
 }
 
-export const SCENARIOS: readonly Scenario[] = [startup, jsonParseCeiling, dryRun, e2eInstant, peer, e2eLatency, tailLatency, longStream, concurrencyAuto]
+export const SCENARIOS: readonly Scenario[] = [startup, jsonParseCeiling, dryRun, e2eInstant, bareSender, peer, e2eLatency, tailLatency, longStream, concurrencyAuto]
 
 export function round (n: number, digits: number): number {
   const f = 10 ** digits

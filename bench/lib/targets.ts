@@ -56,7 +56,10 @@ export function evaluateTargets (rows: readonly Row[]): Target[] {
     if (b !== undefined) targets.push(b)
     else {
       const ratio = e2e!.linesPerS! / peer!.linesPerS!
-      targets.push({ ...atLeast(name, required, ratio, 10, `${int(e2e!.linesPerS)} vs ${int(peer!.linesPerS)} lines/s = ${x(ratio)}${perCpu(e2e!, peer!, true)}`), ratio })
+      // For scale: what a sender with no mapping, checkpoints or accounting does in the same run.
+      const bare = find('bare-sender', 'nginx-json pages')
+      const context = bare?.linesPerS === undefined ? '' : `; the bare sender: ${int(bare.linesPerS)} lines/s = ${x(bare.linesPerS / peer!.linesPerS!)}`
+      targets.push({ ...atLeast(name, required, ratio, 10, `${int(e2e!.linesPerS)} vs ${int(peer!.linesPerS)} lines/s = ${x(ratio)}${perCpu(e2e!, peer!, true)}${context}`), ratio })
     }
   }
   {

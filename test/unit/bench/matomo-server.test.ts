@@ -1,6 +1,7 @@
 // The benchmarks' fake Matomo: bulk counting, the Reporting API calls import_logs.py makes, and the saturating mode's rollback.
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
+import { request } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { createFakeMatomo, parseServerArgs, type FakeMatomoOptions, type ServerStats } from '../../../bench/matomo-server.js'
@@ -74,6 +75,30 @@ describe('bench fake Matomo', () => {
       assert.equal(stats.hits, 12)
       assert.equal(stats.maxInFlight, 3)
       assert.ok(stats.lastResponseMs! >= stats.firstArrivalMs!)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('latency: counts the time from the request\'s arrival, not from the end of its body', async () => {
+    const server = await start({ mode: 'latency', latencyMs: 350 })
+    try {
+      const body = bulk(2)
+      const started = performance.now()
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = request(`${server.url}/matomo.php`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+          res.resume()
+          res.on('end', () => { resolve(res.statusCode ?? 0) })
+        })
+        req.on('error', reject)
+        // Half the body now, the rest 300 ms later: a server counting from the body's end answers after 650 ms.
+        req.write(body.slice(0, 10))
+        setTimeout(() => { req.end(body.slice(10)) }, 300)
+      })
+      const elapsed = performance.now() - started
+      assert.equal(status, 200)
+      assert.ok(elapsed >= 340, `answered after ${elapsed} ms, before the latency`)
+      assert.ok(elapsed < 600, `answered after ${elapsed} ms: the body's 300 ms were added to the latency`)
     } finally {
       await server.close()
     }
