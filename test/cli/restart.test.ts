@@ -1,7 +1,7 @@
 // The restart guarantee through the real CLI: bin/matomo-forward.js (built dist/) as a child process against the fake Matomo.
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { appendFileSync, copyFileSync, existsSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs'
+import { appendFileSync, copyFileSync, existsSync, readFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, test, type TestContext } from 'node:test'
 import { startFakeMatomo, SUPER_TOKEN, type FakeMatomo, type FakeMatomoOptions } from '../helpers/fake-matomo.js'
@@ -236,6 +236,28 @@ describe('restart through the CLI (spawned)', () => {
     assert.equal(result.code, 0, result.stderr)
     assert.equal(assertAllArrived(matomo, 0, 16), 0, 'nothing twice: not the copy, not what the first run delivered')
     assert.equal(matomo.hits.length, 16)
+  })
+
+  test('tail of a pattern: a file that appears later is read from its start; a deleted file loses nothing written before', async (t) => {
+    const { matomo, dir, file, base } = await fixture(t)
+    writeFileSync(file, accessLines(0, 3))
+    const run = start(['tail', ...base, '--start-at', 'beginning', '--flush-interval-ms', '50', '--no-preflight', join(dir, '*.log')])
+    await waitFor('the existing lines', () => matomo.hits.length >= 3, { timeoutMs: 15_000 })
+
+    const late = join(dir, 'late.log')
+    writeFileSync(late, accessLines(100, 104))
+    await waitFor('the file that appeared', () => matomo.hits.length >= 7, { timeoutMs: 15_000 })
+
+    appendFileSync(file, accessLines(3, 5))
+    unlinkSync(file)
+    appendFileSync(late, accessLines(104, 106))
+    await waitFor('the lines written before the deletion, and the later file going on', () => matomo.hits.length >= 11, { timeoutMs: 15_000 })
+
+    run.child.kill('SIGINT')
+    const result = await run.done
+    assert.equal(result.code, 0, result.stderr)
+    const ids = storedIds(matomo).sort((a, b) => Number(a) - Number(b))
+    assert.deepEqual(ids, ['0', '1', '2', '3', '4', '100', '101', '102', '103', '104', '105'], 'each line once')
   })
 
   test('a corrupt checkpoint file with no valid temp copy stops with MF_ERR_CHECKPOINT_CORRUPT (exit 2), sends nothing', async (t) => {
