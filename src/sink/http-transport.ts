@@ -28,6 +28,9 @@ export interface TransportOptions {
   idleSocketMs?: number
 }
 
+/** TLS settings from --ca-file and --insecure, as both node:https and undici take them. */
+interface TlsOptions { ca?: string, rejectUnauthorized?: boolean }
+
 /**
  * Idle keep-alive sockets are closed after this, before a typical server (Apache: 5 s) closes them under us.
  * Only idle ones: Node's agent destroys a socket on this timeout only while it is in the free list, so a slow
@@ -40,7 +43,7 @@ export const IDLE_SOCKET_MS = 4000
  * parser on the first request: measured +0.35 s and +35 MiB peak RSS per run, for nothing a direct POST needs.
  */
 export async function createTransport (options: TransportOptions): Promise<Transport> {
-  const tls: { ca?: string, rejectUnauthorized?: boolean } = {}
+  const tls: TlsOptions = {}
   if (options.ca !== undefined) tls.ca = options.ca
   if (options.insecure === true) tls.rejectUnauthorized = false
   const env = options.env
@@ -52,7 +55,7 @@ export async function createTransport (options: TransportOptions): Promise<Trans
   return nodeTransport(options.connections, options.idleSocketMs ?? IDLE_SOCKET_MS, tls)
 }
 
-function nodeTransport (connections: number, idleSocketMs: number, tls: { ca?: string, rejectUnauthorized?: boolean }): Transport {
+function nodeTransport (connections: number, idleSocketMs: number, tls: TlsOptions): Transport {
   const agentOptions = { keepAlive: true, maxSockets: connections, timeout: idleSocketMs }
   const http = new HttpAgent(agentOptions)
   const https = new HttpsAgent({ ...agentOptions, ...tls })
@@ -80,7 +83,7 @@ function nodeTransport (connections: number, idleSocketMs: number, tls: { ca?: s
   }
 }
 
-async function proxyTransport (options: TransportOptions, tls: { ca?: string, rejectUnauthorized?: boolean }, httpProxy: string | undefined, httpsProxy: string | undefined): Promise<Transport> {
+async function proxyTransport (options: TransportOptions, tls: TlsOptions, httpProxy: string | undefined, httpsProxy: string | undefined): Promise<Transport> {
   const { EnvHttpProxyAgent, request } = await import('undici')
   const dispatcher = new EnvHttpProxyAgent({
     connections: options.connections,

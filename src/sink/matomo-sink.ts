@@ -269,7 +269,7 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
     void deliver(lane, batch).finally(() => {
       lane.busy = false
       // Before scheduling: the next generation usually waits for the write this lets happen.
-      if (!lanes.some((l) => l.busy)) sink.onQuiet?.()
+      if (sink.inFlight === 0) sink.onQuiet?.()
       schedule(lane)
       checkIdle()
     })
