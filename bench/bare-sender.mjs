@@ -1,10 +1,10 @@
 // A reference sender with nothing but the essentials: read, split, JSON.parse, a minimal bulk item, POST 200 per body, 2 in flight.
 // No mapping rules, no checkpoints, no retries, no accounting: what any Node sender costs at least.
 // usage: node bare-sender.mjs FILE TRACKING_URL   (token in MATOMO_FORWARD_ACCESS_TOKEN)
-import { createReadStream } from 'node:fs'
 import { Buffer } from 'node:buffer'
 import { Agent, request } from 'node:http'
 import process from 'node:process'
+import { lineChunks } from './lib/file-lines.mjs'
 
 const [path, trackingUrl] = process.argv.slice(2)
 const token = process.env.MATOMO_FORWARD_ACCESS_TOKEN ?? ''
@@ -42,27 +42,15 @@ function item (line) {
   return JSON.stringify({ idsite: 1, rec: 1, url: 'https://' + r.host + r.path, ua: r.user_agent, cip: r.ip, token_auth: token })
 }
 
-let rest = Buffer.alloc(0)
-for await (const chunk of createReadStream(path, { highWaterMark: 64 * 1024 })) {
-  const buf = rest.length === 0 ? chunk : Buffer.concat([rest, chunk])
-  let start = 0
-  let nl
-  while ((nl = buf.indexOf(10, start)) !== -1) {
-    if (nl > start) {
-      items.push(item(buf.toString('utf8', start, nl)))
-      lines++
-      if (items.length === BATCH) {
-        await send(items)
-        items = []
-      }
+for await (const chunk of lineChunks(path)) {
+  for (const line of chunk) {
+    items.push(item(line))
+    lines++
+    if (items.length === BATCH) {
+      await send(items)
+      items = []
     }
-    start = nl + 1
   }
-  rest = buf.subarray(start)
-}
-if (rest.length > 0) {
-  items.push(item(rest.toString('utf8')))
-  lines++
 }
 if (items.length > 0) await send(items)
 await Promise.all(inFlight)

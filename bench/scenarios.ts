@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { generateRequests, nginxJsonLine, type BenchFormat, type BenchMix } from './generate.js'
 import { tailArgs, type BenchContext, type Row } from './lib/context.js'
 import { startFakeMatomo, type FakeMatomoProcess } from './lib/fake-matomo.js'
-import { runMeasured, startMeasured, type MeasuredRun, type RssSample } from './lib/measure.js'
+import { runMeasured, startMeasured, type MeasuredRun, type RssSample, type RunSpec } from './lib/measure.js'
 import { median, medianRun } from './lib/stats.js'
 import type { ServerStats } from './matomo-server.js'
 
@@ -235,6 +235,16 @@ const e2eInstant: Scenario = {
   }
 }
 
+/** Runs a sender other than matomo-forward against a reset server; every line must arrive as a hit. */
+async function otherSender (ctx: BenchContext, server: FakeMatomoProcess, lines: number, spec: RunSpec): Promise<Sample> {
+  await server.reset()
+  const run = await runMeasured(spec)
+  const stats = await server.stats()
+  let problem = exitProblem(ctx, run)
+  if (problem === undefined && stats.hits !== lines) problem = `server stored ${stats.hits} of ${lines} hits`
+  return { wallS: run.wallS, lines, hits: stats.hits, cpuS: run.cpuS, peakRssMiB: run.peakRssMiB, httpRequests: stats.bulkRequests + stats.apiCalls, problem, extra: { connections: stats.connections } }
+}
+
 const bareSender: Scenario = {
   name: 'bare-sender',
   title: 'A reference sender: read, split, JSON.parse, a minimal item, 200 per POST, 2 in flight over node:http; no mapping, checkpoints, retries or accounting (informational)',
@@ -243,15 +253,11 @@ const bareSender: Scenario = {
     const file = await ctx.input('nginx-json', 'pages', lines)
     const server = await startFakeMatomo({ mode: 'instant' })
     try {
-      const samples = await repeated(ctx, 'bare-sender', async () => {
-        await server.reset()
-        const out = join(mkdtempSync(join(ctx.tmp, 'bare-')), 'out.json')
-        const run = await runMeasured({ command: process.execPath, args: [BARE_SENDER_SCRIPT, file, server.trackingUrl], env: ctx.cliEnv(), stdoutFile: out })
-        const stats = await server.stats()
-        let problem = exitProblem(ctx, run)
-        if (problem === undefined && stats.hits !== lines) problem = `server stored ${stats.hits} of ${lines} hits`
-        return { wallS: run.wallS, lines, hits: stats.hits, cpuS: run.cpuS, peakRssMiB: run.peakRssMiB, httpRequests: stats.bulkRequests, problem }
-      })
+      const samples = await repeated(ctx, 'bare-sender', async () => await otherSender(ctx, server, lines, {
+        command: process.execPath,
+        args: [BARE_SENDER_SCRIPT, file, server.trackingUrl],
+        env: ctx.cliEnv()
+      }))
       return [rowOf('bare-sender', 'nginx-json pages', samples)]
     } finally {
       await server.stop()
@@ -275,18 +281,11 @@ const peer: Scenario = {
     const file = await ctx.input('nginx-json', 'pages', lines)
     const server = await startFakeMatomo({ mode: 'instant' })
     try {
-      const samples = await repeated(ctx, 'peer', async () => {
-        await server.reset()
-        const run = await runMeasured({
-          command: command[0]!,
-          args: [...command.slice(1), `--url=${server.baseUrl}`, '--recorders=2', '--recorder-max-payload-size=200', '--log-format-name=nginx_json', '--idsite=1', `--token-auth=${ctx.token}`, file],
-          timeoutMs: 900_000
-        })
-        const stats = await server.stats()
-        let problem = exitProblem(ctx, run)
-        if (problem === undefined && stats.hits !== lines) problem = `server stored ${stats.hits} of ${lines} hits`
-        return { wallS: run.wallS, lines, hits: stats.hits, cpuS: run.cpuS, peakRssMiB: run.peakRssMiB, httpRequests: stats.bulkRequests + stats.apiCalls, problem, extra: { connections: stats.connections } }
-      }, { repeats: ctx.quick ? 1 : 3 })
+      const samples = await repeated(ctx, 'peer', async () => await otherSender(ctx, server, lines, {
+        command: command[0]!,
+        args: [...command.slice(1), `--url=${server.baseUrl}`, '--recorders=2', '--recorder-max-payload-size=200', '--log-format-name=nginx_json', '--idsite=1', `--token-auth=${ctx.token}`, file],
+        timeoutMs: 900_000
+      }), { repeats: ctx.quick ? 1 : 3 })
       return [rowOf('peer', 'import_logs.py', samples)]
     } finally {
       await server.stop()
