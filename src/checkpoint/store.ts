@@ -1,9 +1,10 @@
 // The checkpoint store of one --state-dir: per file identity, the offset below which every line is done; versioned, atomic, locked.
-import { closeSync, fsyncSync, openSync, renameSync, writeFileSync } from 'node:fs'
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { errors } from '../errors.js'
 import type { Logger } from '../log.js'
+import { CheckpointJournal, JOURNAL_FILE, readJournal } from './journal.js'
 import { FINGERPRINT_BYTES, hashHead, headMatches, identityKey, isFullFingerprint, type FileIdentity, type FileStatIds } from '../sources/fingerprint.js'
 
 export const CHECKPOINT_FILE = 'checkpoints.json'
@@ -11,6 +12,11 @@ export const LOCK_FILE = 'lock'
 export const CHECKPOINT_VERSION = 1
 /** Entries of files no run has looked at for this long are dropped (a year of daily rotations stays small). */
 export const CHECKPOINT_EXPIRY_MS = 30 * 24 * 3600 * 1000
+/**
+ * checkpoints.json is rewritten (temp file + rename) at most this often; durable writes in between go to the
+ * journal (journal.ts), and the last write of a run always goes to checkpoints.json.
+ */
+export const MAIN_WRITE_INTERVAL_MS = 1000
 /** An empty lock file younger than this belongs to a process that is still writing its pid into it. */
 const EMPTY_LOCK_GRACE_MS = 10_000
 
@@ -31,7 +37,7 @@ export interface CheckpointEntry extends FileIdentity {
   completeRawSize?: number
 }
 
-interface CheckpointFileV1 {
+export interface CheckpointFileV1 {
   version: 1
   /** Increases with every write: tells which of the main and the temp file is newer. */
   seq: number
@@ -56,6 +62,8 @@ export interface CheckpointStoreOptions {
   logger?: Logger
   now?: () => number
   expiryMs?: number
+  /** @default MAIN_WRITE_INTERVAL_MS; 0 writes every state to checkpoints.json (no journal). */
+  mainWriteIntervalMs?: number
 }
 
 type ReadResult = { kind: 'missing' } | { kind: 'invalid', reason: string } | { kind: 'ok', data: CheckpointFileV1 }
@@ -64,10 +72,17 @@ export class CheckpointStore {
   readonly dir: string
   readonly path: string
   readonly lockPath: string
+  readonly journalPath: string
   private readonly entries = new Map<string, CheckpointEntry>()
   /** Keys set at least once by this process: their updatedAt has been refreshed. */
   private readonly touched = new Set<string>()
   private seq = 0
+  /** The seq of checkpoints.json on disk: journal records are written on top of it. */
+  private mainSeq = 0
+  /** When checkpoints.json was last written (performance.now()); -Infinity: the next write goes there. */
+  private mainWrittenAt = -Infinity
+  private journal: CheckpointJournal | undefined
+  private readonly mainWriteIntervalMs: number
   private changed = false
   private writing: Promise<unknown> = Promise.resolve()
   private closed = false
@@ -79,6 +94,8 @@ export class CheckpointStore {
     this.dir = dir
     this.path = join(dir, CHECKPOINT_FILE)
     this.lockPath = join(dir, LOCK_FILE)
+    this.journalPath = join(dir, JOURNAL_FILE)
+    this.mainWriteIntervalMs = options.mainWriteIntervalMs ?? MAIN_WRITE_INTERVAL_MS
     this.logger = options.logger
     this.now = options.now ?? Date.now
     this.expiryMs = options.expiryMs ?? CHECKPOINT_EXPIRY_MS
@@ -178,18 +195,33 @@ export class CheckpointStore {
     return await run
   }
 
-  /** Waits for a write in progress and releases the lock. The store must not be used afterwards. */
+  /**
+   * Waits for a write in progress, brings checkpoints.json up to the last state written to the journal, and
+   * releases the lock. The store must not be used afterwards.
+   */
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
     await this.writing
+    if (this.seq > this.mainSeq && this.lastWritten !== undefined) {
+      try {
+        this.writeMain(this.lastWritten)
+      } catch (err) {
+        // Nothing is lost: the journal holds this state, and the next run loads it from there.
+        this.logger?.warn({ err, path: this.path }, `could not bring ${this.path} up to date at exit: ${(err as Error).message}; the next run reads the state from ${this.journalPath}`)
+      }
+    }
+    this.journal?.close()
+    this.journal = undefined
     await this.unlock()
   }
+
+  /** The last state written (to either file), for the final checkpoints.json at close. */
+  private lastWritten: CheckpointFileV1 | undefined
 
   private async writeNow (): Promise<boolean> {
     if (!this.changed) return false
     this.expire()
-    const tmp = this.path + '.tmp'
     const data: CheckpointFileV1 = {
       version: CHECKPOINT_VERSION,
       seq: this.seq + 1,
@@ -198,28 +230,68 @@ export class CheckpointStore {
     }
     // A failed write marks the store dirty again: the next write retries.
     this.changed = false
-    try {
-      // Crash safety: the temp file is complete and on disk before it replaces the main file, and the rename
-      // itself is made durable by syncing the directory. A crash at any point leaves a valid main file, or a
-      // valid temp file that load() prefers because its seq is higher.
-      // Synchronous on purpose: one blocking write of ~1.5 ms. As six async steps, each waited behind the
-      // reader's chunk parsing, and the next batches wait for this write (the send budget): 19 ms median at
-      // --concurrency 16 (bench/README.md).
-      const fd = openSync(tmp, 'w', 0o600)
-      try {
-        writeFileSync(fd, JSON.stringify(data, null, 1) + '\n')
-        fsyncSync(fd)
-      } finally {
-        closeSync(fd)
+    const now = performance.now()
+    const journal = this.journal
+    if (journal !== undefined && now - this.mainWrittenAt < this.mainWriteIntervalMs) {
+      const text = JSON.stringify(data)
+      if (journal.fits(Buffer.byteLength(text))) {
+        try {
+          await journal.write({ base: this.mainSeq, seq: data.seq, text })
+        } catch (err) {
+          this.changed = true
+          throw errors.MF_ERR_CHECKPOINT_WRITE(this.journalPath, (err as Error).message, { cause: err })
+        }
+        this.seq = data.seq
+        this.lastWritten = data
+        return true
       }
-      renameSync(tmp, this.path)
-      syncDir(this.dir)
+    }
+    let text: string
+    try {
+      text = this.writeMain(data)
     } catch (err) {
       this.changed = true
       throw errors.MF_ERR_CHECKPOINT_WRITE(this.path, (err as Error).message, { cause: err })
     }
     this.seq = data.seq
+    this.lastWritten = data
+    this.mainWrittenAt = now
+    if (this.mainWriteIntervalMs > 0 && (journal === undefined || !journal.fits(2 * Buffer.byteLength(text)))) this.openJournal(text)
     return true
+  }
+
+  /**
+   * Writes checkpoints.json. Crash safety: the temp file is complete and on disk before it replaces the main
+   * file, and the rename itself is made durable by syncing the directory. A crash at any point leaves a valid
+   * main file, or a valid temp file that load() prefers because its seq is higher. Synchronous on purpose: as
+   * six async steps, each waited behind the reader's chunk parsing while the next batches waited for this write
+   * (the send budget): 19 ms median at --concurrency 16 (bench/README.md).
+   */
+  private writeMain (data: CheckpointFileV1): string {
+    const tmp = this.path + '.tmp'
+    const text = JSON.stringify(data, null, 1) + '\n'
+    const fd = openSync(tmp, 'w', 0o600)
+    try {
+      writeFileSync(fd, text)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(tmp, this.path)
+    syncDir(this.dir)
+    this.mainSeq = data.seq
+    return text
+  }
+
+  /** (Re)creates the journal, sized for states twice this one. Without one, every write goes to checkpoints.json. */
+  private openJournal (stateText: string): void {
+    this.journal?.close()
+    this.journal = undefined
+    try {
+      this.journal = CheckpointJournal.create(this.journalPath, () => { syncDir(this.dir) }, Buffer.byteLength(stateText))
+    } catch (err) {
+      this.logger?.warn({ err, path: this.journalPath }, `cannot create ${this.journalPath} (${(err as Error).message}); checkpoints go to ${this.path} only, which is slower`)
+    }
   }
 
   private expire (): void {
@@ -230,24 +302,22 @@ export class CheckpointStore {
   }
 
   private async load (): Promise<void> {
-    const main = await readCheckpointFile(this.path)
-    const tmp = await readCheckpointFile(this.path + '.tmp')
-    let data: CheckpointFileV1 | undefined
-    if (tmp.kind === 'ok' && (main.kind !== 'ok' || tmp.data.seq > main.data.seq)) {
-      // A crash between writing the temp file and renaming it: the temp file is the newer, complete state.
+    const state = readStoredState(this.dir)
+    if (state.problem !== undefined) throw errors.MF_ERR_CHECKPOINT_CORRUPT(this.path, state.problem)
+    if (state.from === 'tmp') {
       this.logger?.warn({ path: this.path }, `recovered checkpoints from ${this.path}.tmp (the last write was interrupted)`)
-      data = tmp.data
-      this.changed = true
-    } else if (main.kind === 'ok') {
-      data = main.data
-    } else if (main.kind === 'invalid') {
-      throw errors.MF_ERR_CHECKPOINT_CORRUPT(this.path, main.reason)
-    } else if (tmp.kind === 'invalid') {
+    } else if (state.from === 'journal') {
+      this.logger?.info({ path: this.journalPath }, `resumed from ${this.journalPath}, which is newer than ${this.path} (the last run did not exit cleanly)`)
+    } else if (state.ignoredTmp !== undefined) {
       // The very first write was interrupted: nothing was ever recorded, so starting empty loses nothing.
-      this.logger?.warn({ path: this.path }, `ignoring the incomplete ${this.path}.tmp left by an interrupted first write (${tmp.reason})`)
+      this.logger?.warn({ path: this.path }, `ignoring the incomplete ${this.path}.tmp left by an interrupted first write (${state.ignoredTmp})`)
     }
+    const data = state.data
     if (data === undefined) return
+    // A recovered state is written again at once (to checkpoints.json: the journal is recreated after it).
+    if (state.from !== 'main') this.changed = true
     this.seq = data.seq
+    this.mainSeq = state.from === 'main' ? data.seq : 0
     for (const entry of data.sources) this.entries.set(identityKey(entry), entry)
   }
 
@@ -331,14 +401,58 @@ function syncDir (dir: string): void {
   }
 }
 
-async function readCheckpointFile (path: string): Promise<ReadResult> {
+/** What a state dir holds, by the rules of load(); read without the lock (tests, reports). */
+export interface StoredState {
+  /** The newest valid state, or undefined when there is none (or `problem`). */
+  data: CheckpointFileV1 | undefined
+  from: 'main' | 'tmp' | 'journal' | 'none'
+  /** checkpoints.json is damaged and nothing newer replaces it: MF_ERR_CHECKPOINT_CORRUPT. */
+  problem?: string
+  /** Why a temp file was ignored when there was no main file. */
+  ignoredTmp?: string
+}
+
+/**
+ * The newest state of a state dir: checkpoints.json, or its temp file when that is valid and newer (a crash
+ * between write and rename), then the newest valid journal record written on top of exactly that file (its
+ * base is that file's seq). Without checkpoints.json (moved away to start over) the journal is not used.
+ */
+export function readStoredState (dir: string): StoredState {
+  const path = join(dir, CHECKPOINT_FILE)
+  const main = readCheckpointFile(path)
+  const tmp = readCheckpointFile(path + '.tmp')
+  let state: StoredState
+  if (tmp.kind === 'ok' && (main.kind !== 'ok' || tmp.data.seq > main.data.seq)) {
+    state = { data: tmp.data, from: 'tmp' }
+  } else if (main.kind === 'ok') {
+    state = { data: main.data, from: 'main' }
+  } else if (main.kind === 'invalid') {
+    return { data: undefined, from: 'none', problem: main.reason }
+  } else {
+    return tmp.kind === 'invalid' ? { data: undefined, from: 'none', ignoredTmp: tmp.reason } : { data: undefined, from: 'none' }
+  }
+  const base = (state.data as CheckpointFileV1).seq
+  let newest: CheckpointFileV1 | undefined
+  for (const record of readJournal(join(dir, JOURNAL_FILE))) {
+    if (record.base !== base || (newest !== undefined && record.seq <= newest.seq)) continue
+    const parsed = parseCheckpointText(record.text)
+    if (parsed.kind === 'ok' && parsed.data.seq === record.seq) newest = parsed.data
+  }
+  return newest === undefined ? state : { data: newest, from: 'journal' }
+}
+
+function readCheckpointFile (path: string): ReadResult {
   let text: string
   try {
-    text = await readFile(path, 'utf8')
+    text = readFileSync(path, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' }
     return { kind: 'invalid', reason: (err as Error).message }
   }
+  return parseCheckpointText(text)
+}
+
+function parseCheckpointText (text: string): ReadResult {
   let parsed: unknown
   try {
     parsed = JSON.parse(text)

@@ -1,12 +1,12 @@
 // Checkpoint writer: records acknowledged positions at once, fsyncs rejects first, tells the gate what is durable.
 import assert from 'node:assert/strict'
-import { mkdirSync, readFileSync, rmdirSync } from 'node:fs'
+import { mkdirSync, rmdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { describe, test } from 'node:test'
 import { SourceProgress } from '../../../src/ack/source-progress.js'
 import { createLogger } from '../../../src/log.js'
-import { CHECKPOINT_FILE, CheckpointStore } from '../../../src/checkpoint/store.js'
+import { CHECKPOINT_FILE, CheckpointStore, readStoredState } from '../../../src/checkpoint/store.js'
 import { createCheckpointWriter, WRITE_DEFER_MAX_MS, type TrackedFile } from '../../../src/checkpoint/writer.js'
 import type { RejectWriter } from '../../../src/output/reject-file.js'
 import { identityOf } from '../../../src/sources/fingerprint.js'
@@ -14,12 +14,9 @@ import { silentLogger } from '../../helpers/config.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { waitFor } from '../../helpers/wait-for.js'
 
+/** The offset a restart would resume from (checkpoints.json or the journal, whichever is newer). */
 function onDisk (dir: string): number | undefined {
-  try {
-    return (JSON.parse(readFileSync(join(dir, CHECKPOINT_FILE), 'utf8')) as { sources: Array<{ offset: number }> }).sources[0]?.offset
-  } catch {
-    return undefined
-  }
+  return readStoredState(dir).data?.sources[0]?.offset
 }
 
 describe('createCheckpointWriter', () => {
