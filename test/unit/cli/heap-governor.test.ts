@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { getHeapSpaceStatistics } from 'node:v8'
-import { HEAP_FLOOR_BYTES, startHeapGovernor } from '../../../src/cli/heap-governor.js'
+import { BUSY_HEAP_FACTOR, collectionThreshold, HEAP_FLOOR_BYTES, IDLE_HEAP_FACTOR, startHeapGovernor } from '../../../src/cli/heap-governor.js'
 import { waitFor } from '../../helpers/wait-for.js'
 
 test('forces a full collection once the heap in use passes the floor, then stops when told', async () => {
@@ -47,4 +47,13 @@ test('stops the young generation growing once it reaches its cap', async () => {
     governor.stop()
   }
   assert.ok(largest <= capped, `new space grew from ${capped} to ${largest} after the cap`)
+})
+
+test('collects past twice the live heap while CPU-bound, past 1.25 times while mostly waiting, never below the floor', () => {
+  const MiB = 1024 * 1024
+  assert.equal(collectionThreshold(undefined, 1, HEAP_FLOOR_BYTES), HEAP_FLOOR_BYTES, 'before the first collection: the floor')
+  assert.equal(collectionThreshold(20 * MiB, 0.9, HEAP_FLOOR_BYTES), BUSY_HEAP_FACTOR * 20 * MiB)
+  assert.equal(collectionThreshold(20 * MiB, 0.25, HEAP_FLOOR_BYTES), IDLE_HEAP_FACTOR * 20 * MiB)
+  assert.ok(IDLE_HEAP_FACTOR < BUSY_HEAP_FACTOR)
+  assert.equal(collectionThreshold(4 * MiB, 0.1, HEAP_FLOOR_BYTES), HEAP_FLOOR_BYTES, 'a small live heap: the floor')
 })
