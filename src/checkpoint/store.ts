@@ -82,6 +82,7 @@ export class CheckpointStore {
   /** When checkpoints.json was last written (performance.now()); -Infinity: the next write goes there. */
   private mainWrittenAt = -Infinity
   private journal: CheckpointJournal | undefined
+  private journalWarned = false
   private readonly mainWriteIntervalMs: number
   private changed = false
   private writing: Promise<unknown> = Promise.resolve()
@@ -290,7 +291,9 @@ export class CheckpointStore {
     try {
       this.journal = CheckpointJournal.create(this.journalPath, () => { syncDir(this.dir) }, Buffer.byteLength(stateText))
     } catch (err) {
-      this.logger?.warn({ err, path: this.journalPath }, `cannot create ${this.journalPath} (${(err as Error).message}); checkpoints go to ${this.path} only, which is slower`)
+      // Tried again after the next checkpoints.json write; said once.
+      if (!this.journalWarned) this.logger?.warn({ err, path: this.journalPath }, `cannot create ${this.journalPath} (${(err as Error).message}); checkpoints go to ${this.path} only, which is slower`)
+      this.journalWarned = true
     }
   }
 

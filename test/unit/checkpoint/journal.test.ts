@@ -1,10 +1,12 @@
 // Checkpoint journal: durable writes between checkpoints.json rewrites, recovery after a crash, torn slots, stale records, growth.
 import assert from 'node:assert/strict'
-import { copyFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { Writable } from 'node:stream'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import { JOURNAL_FILE, readJournal } from '../../../src/checkpoint/journal.js'
 import { CHECKPOINT_FILE, CheckpointStore, readStoredState } from '../../../src/checkpoint/store.js'
+import { createLogger } from '../../../src/log.js'
 import { FINGERPRINT_BYTES, identityOf } from '../../../src/sources/fingerprint.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
@@ -140,5 +142,20 @@ describe('checkpoint journal', () => {
     assert.equal(readStoredState(copy).data?.sources[0]?.offset, 500)
     writeFileSync(join(copy, JOURNAL_FILE), 'MFJ1 1 2 3 abc\n')
     assert.equal(readStoredState(copy).data?.sources[0]?.offset, 500)
+  })
+
+  test('a journal that cannot be created leaves every write to checkpoints.json, with one warning', async (t) => {
+    const dir = tmpDir(t)
+    mkdirSync(join(dir, JOURNAL_FILE)) // opening it for writing fails (EISDIR), whatever the user's rights
+    const logs: string[] = []
+    const logger = createLogger('warn', new Writable({ write (chunk, _enc, cb) { logs.push(String(chunk)); cb() } }))
+    const store = await CheckpointStore.open(dir, { logger, mainWriteIntervalMs: 60_000 })
+    t.after(async () => { await store.close() })
+    for (const offset of [500, 900, 1300]) {
+      store.set(identity, { offset, line: 1, path: '/var/log/a.log' })
+      assert.equal(await store.write(), true)
+      assert.equal(mainOffset(dir), offset, 'durable in checkpoints.json at once')
+    }
+    assert.equal(logs.filter((l) => l.includes('cannot create')).length, 1)
   })
 })
