@@ -83,6 +83,8 @@ export class CheckpointStore {
   private mainWrittenAt = -Infinity
   private journal: CheckpointJournal | undefined
   private journalWarned = false
+  /** The last state written (to either file), for the final checkpoints.json at close. */
+  private lastWritten: CheckpointFileV1 | undefined
   private readonly mainWriteIntervalMs: number
   private changed = false
   private writing: Promise<unknown> = Promise.resolve()
@@ -216,9 +218,6 @@ export class CheckpointStore {
     this.journal = undefined
     await this.unlock()
   }
-
-  /** The last state written (to either file), for the final checkpoints.json at close. */
-  private lastWritten: CheckpointFileV1 | undefined
 
   private async writeNow (): Promise<boolean> {
     if (!this.changed) return false
