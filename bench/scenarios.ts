@@ -166,20 +166,23 @@ const startup: Scenario = {
   }
 }
 
+/** One run of the `JSON.parse` loop over `file`. */
+async function ceilingOnce (ctx: BenchContext, file: string, lines: number): Promise<Sample> {
+  const out = join(mkdtempSync(join(ctx.tmp, 'ceiling-')), 'out.json')
+  const run = await runMeasured({ command: process.execPath, args: [CEILING_SCRIPT, file], stdoutFile: out })
+  let problem = exitProblem(ctx, run)
+  const parsed = problem === undefined ? (JSON.parse(readFileSync(out, 'utf8')) as { lines: number }).lines : 0
+  if (problem === undefined && parsed !== lines) problem = `parsed ${parsed} of ${lines} lines`
+  return { wallS: run.wallS, lines, hits: 0, cpuS: run.cpuS, peakRssMiB: run.peakRssMiB, httpRequests: 0, problem }
+}
+
 const jsonParseCeiling: Scenario = {
   name: 'json-parse-ceiling',
   title: 'A bare Node loop over the same file: read, split lines, JSON.parse each (the ceiling of any JSON log reader)',
   async run (ctx) {
     const lines = mainLines(ctx)
     const file = await ctx.input('nginx-json', 'pages', lines)
-    const samples = await repeated(ctx, 'json-parse-ceiling', async () => {
-      const out = join(mkdtempSync(join(ctx.tmp, 'ceiling-')), 'out.json')
-      const run = await runMeasured({ command: process.execPath, args: [CEILING_SCRIPT, file], stdoutFile: out })
-      let problem = exitProblem(ctx, run)
-      const parsed = problem === undefined ? (JSON.parse(readFileSync(out, 'utf8')) as { lines: number }).lines : 0
-      if (problem === undefined && parsed !== lines) problem = `parsed ${parsed} of ${lines} lines`
-      return { wallS: run.wallS, lines, hits: 0, cpuS: run.cpuS, peakRssMiB: run.peakRssMiB, httpRequests: 0, problem }
-    })
+    const samples = await repeated(ctx, 'json-parse-ceiling', async () => await ceilingOnce(ctx, file, lines))
     return [rowOf('json-parse-ceiling', 'nginx-json pages', samples)]
   }
 }
@@ -190,6 +193,17 @@ const DRY_RUN_VARIANTS: ReadonlyArray<{ format: BenchFormat, mix: BenchMix }> = 
   { format: 'pino-http', mix: 'pages' }
 ]
 
+/** One `read --dry-run` of `file`; every line must be read. */
+async function dryRunOnce (ctx: BenchContext, file: string, format: BenchFormat, lines: number): Promise<Sample> {
+  const summaryFile = summaryPath(ctx)
+  const run = await runMeasured({ command: process.execPath, args: [ctx.cli, 'read', '--dry-run', '--idsite', '1', '--format', format, '--summary-json', summaryFile, file] })
+  const summary = readSummary(summaryFile)
+  let problem = exitProblem(ctx, run)
+  if (problem === undefined && summary?.lines_read_total !== lines) problem = `read ${String(summary?.lines_read_total)} of ${lines} lines`
+  const hits = summary?.hits_total ?? 0
+  return { wallS: run.wallS, lines, hits, cpuS: run.cpuS, peakRssMiB: run.peakRssMiB, httpRequests: 0, problem, extra: { hits, filtered: summary?.filtered_total, rejected: summary?.rejected_total } }
+}
+
 const dryRun: Scenario = {
   name: 'dry-run',
   title: '`read --dry-run` (parse + map, payloads to /dev/null); nginx-json pages is the one compared with the ceiling',
@@ -199,15 +213,7 @@ const dryRun: Scenario = {
     for (const { format, mix } of DRY_RUN_VARIANTS) {
       const file = await ctx.input(format, mix, lines)
       const variant = `${format} ${mix}`
-      const samples = await repeated(ctx, `dry-run ${variant}`, async () => {
-        const summaryFile = summaryPath(ctx)
-        const run = await runMeasured({ command: process.execPath, args: [ctx.cli, 'read', '--dry-run', '--idsite', '1', '--format', format, '--summary-json', summaryFile, file] })
-        const summary = readSummary(summaryFile)
-        let problem = exitProblem(ctx, run)
-        if (problem === undefined && summary?.lines_read_total !== lines) problem = `read ${String(summary?.lines_read_total)} of ${lines} lines`
-        const hits = summary?.hits_total ?? 0
-        return { wallS: run.wallS, lines, hits, cpuS: run.cpuS, peakRssMiB: run.peakRssMiB, httpRequests: 0, problem, extra: { hits, filtered: summary?.filtered_total, rejected: summary?.rejected_total } }
-      })
+      const samples = await repeated(ctx, `dry-run ${variant}`, async () => await dryRunOnce(ctx, file, format, lines))
       rows.push(rowOf('dry-run', variant, samples))
     }
     return rows
@@ -290,6 +296,53 @@ const peer: Scenario = {
     } finally {
       await server.stop()
     }
+  }
+}
+
+/** Rounds of the paired comparison with the ceiling. */
+const PAIRED_ROUNDS = 5
+
+/**
+ * The ceiling, the dry run and e2e-instant one right after the other, round after round: each ratio compares
+ * runs of the same moment. The machine's speed moves 1.5-2× within minutes, so ratios of medians taken minutes
+ * apart (the separate scenarios) can be off either way; the targets judge the median of these paired ratios.
+ */
+const paired: Scenario = {
+  name: 'paired',
+  title: `The JSON.parse ceiling, the dry run and e2e-instant run back to back, ${PAIRED_ROUNDS} rounds (2 in quick mode): their ratios to the ceiling, per round`,
+  async run (ctx) {
+    const sender = await ctx.sender()
+    const lines = mainLines(ctx)
+    const file = await ctx.input('nginx-json', 'pages', lines)
+    const server = sender.state === 'available' ? await startFakeMatomo({ mode: 'instant' }) : undefined
+    const dry: number[] = []
+    const e2e: number[] = []
+    try {
+      const rounds = ctx.quick ? 2 : PAIRED_ROUNDS
+      for (let i = 0; i < rounds; i++) {
+        const c = await ceilingOnce(ctx, file, lines)
+        const d = await dryRunOnce(ctx, file, 'nginx-json', lines)
+        const e = server === undefined ? undefined : await againstServer(ctx, server, [...ctx.readArgs(server.trackingUrl), file], lines)
+        const failed = [c, d, e].find((x) => x?.problem !== undefined)
+        if (failed !== undefined) return [{ scenario: 'paired', variant: 'dry-run ÷ ceiling', status: 'failed', note: failed.problem }]
+        dry.push(c.wallS / d.wallS)
+        if (e !== undefined) e2e.push(c.wallS / e.wallS)
+        ctx.log(`  paired: round ${i + 1}/${rounds}: ceiling ${c.wallS.toFixed(3)} s, dry run ${d.wallS.toFixed(3)} s${e === undefined ? '' : `, e2e ${e.wallS.toFixed(3)} s`}`)
+      }
+    } finally {
+      await server?.stop()
+    }
+    const row = (variant: string, ratios: number[]): Row => ({
+      scenario: 'paired',
+      variant,
+      status: 'ok',
+      repeats: ratios.length,
+      extra: { medianRatio: round(median(ratios), 3) },
+      note: `median ${Math.round(median(ratios) * 100)} % of the ceiling's lines/s; per round ${ratios.map((r) => `${Math.round(r * 100)} %`).join(', ')}`
+    })
+    const rows = [row('dry-run ÷ ceiling', dry)]
+    rows.push(e2e.length > 0 ? row('e2e-instant ÷ ceiling', e2e) : skipped('paired', 'e2e-instant ÷ ceiling', sender.reason, sender.state === 'broken' ? 'failed' : 'skipped'))
+    return rows
   }
 }
 
@@ -524,7 +577,7 @@ const concurrencyAuto: Scenario = {
   }
 }
 
-export const SCENARIOS: readonly Scenario[] = [startup, jsonParseCeiling, dryRun, e2eInstant, bareSender, peer, e2eLatency, tailLatency, longStream, concurrencyAuto]
+export const SCENARIOS: readonly Scenario[] = [startup, jsonParseCeiling, dryRun, e2eInstant, bareSender, peer, paired, e2eLatency, tailLatency, longStream, concurrencyAuto]
 
 export function round (n: number, digits: number): number {
   const f = 10 ** digits
