@@ -20,7 +20,7 @@ import { identityOf, readHead } from './sources/fingerprint.js'
 import { streamFromHandle } from './sources/read-file.js'
 import { LineSplitter } from './sources/split-lines.js'
 import { feedLines } from './sources/feed-lines.js'
-import { createTailSet, type TailSet } from './sources/tail-set.js'
+import type { TailSet } from './sources/tail-set.js'
 import { waitDrained } from './sources/wait-drained.js'
 import { Summary } from './summary.js'
 
@@ -122,6 +122,8 @@ export async function tail (options: TailOptions): Promise<Summary> {
   const { config } = options
   const patterns = compilePatterns(config.files, options.cwd ?? process.cwd())
   const run = await openRun(options, patterns.length > 0)
+  // Loaded only to follow files: chokidar is not part of a `read`'s start-up.
+  const { createTailSet } = await import('./sources/tail-set.js')
   const set: TailSet = createTailSet({
     patterns,
     deps: { processor: run.processor, sink: run.sink, maxLineBytes: config.maxLineBytes, logger: run.logger, writer: run.writer, signal: run.signal, lineByLine: run.gate?.countsPushes === true },
