@@ -81,13 +81,17 @@ export class CheckpointJournal {
   }
 }
 
-/** Every valid record of the journal at `path` (none when it is missing, or unreadable: it is only an accelerator). */
+/**
+ * Every valid record of the journal at `path`: none when it is missing, or of a size no journal has (its
+ * creation was interrupted). Throws when it cannot be read: it may hold the newest durable state.
+ */
 export function readJournal (path: string): JournalRecord[] {
   let file: Buffer
   try {
     file = readFileSync(path)
-  } catch {
-    return []
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
   }
   if (file.length === 0 || file.length % (2 * PAGE_BYTES) !== 0) return []
   const slotBytes = file.length / 2

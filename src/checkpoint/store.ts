@@ -305,7 +305,7 @@ export class CheckpointStore {
 
   private async load (): Promise<void> {
     const state = readStoredState(this.dir)
-    if (state.problem !== undefined) throw errors.MF_ERR_CHECKPOINT_CORRUPT(this.path, state.problem)
+    if (state.problem !== undefined) throw errors.MF_ERR_CHECKPOINT_CORRUPT(state.problem.path, state.problem.reason)
     if (state.from === 'tmp') {
       this.logger?.warn({ path: this.path }, `recovered checkpoints from ${this.path}.tmp (the last write was interrupted)`)
     } else if (state.from === 'journal') {
@@ -408,8 +408,8 @@ export interface StoredState {
   /** The newest valid state, or undefined when there is none (or `problem`). */
   data: CheckpointFileV1 | undefined
   from: 'main' | 'tmp' | 'journal' | 'none'
-  /** checkpoints.json is damaged and nothing newer replaces it: MF_ERR_CHECKPOINT_CORRUPT. */
-  problem?: string
+  /** checkpoints.json is damaged and nothing newer replaces it, or the journal cannot be read: MF_ERR_CHECKPOINT_CORRUPT. */
+  problem?: { path: string, reason: string }
   /** Why a temp file was ignored when there was no main file. */
   ignoredTmp?: string
 }
@@ -429,13 +429,20 @@ export function readStoredState (dir: string): StoredState {
   } else if (main.kind === 'ok') {
     state = { data: main.data, from: 'main' }
   } else if (main.kind === 'invalid') {
-    return { data: undefined, from: 'none', problem: main.reason }
+    return { data: undefined, from: 'none', problem: { path, reason: main.reason } }
   } else {
     return tmp.kind === 'invalid' ? { data: undefined, from: 'none', ignoredTmp: tmp.reason } : { data: undefined, from: 'none' }
   }
   const base = (state.data as CheckpointFileV1).seq
+  const journalPath = join(dir, JOURNAL_FILE)
+  let records
+  try {
+    records = readJournal(journalPath)
+  } catch (err) {
+    return { data: undefined, from: 'none', problem: { path: journalPath, reason: (err as Error).message } }
+  }
   let newest: CheckpointFileV1 | undefined
-  for (const record of readJournal(join(dir, JOURNAL_FILE))) {
+  for (const record of records) {
     if (record.base !== base || (newest !== undefined && record.seq <= newest.seq)) continue
     const parsed = parseCheckpointText(record.text)
     if (parsed.kind === 'ok' && parsed.data.seq === record.seq) newest = parsed.data

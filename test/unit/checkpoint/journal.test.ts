@@ -1,6 +1,6 @@
 // Checkpoint journal: durable writes between checkpoints.json rewrites, recovery after a crash, torn slots, stale records, growth.
 import assert from 'node:assert/strict'
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { Writable } from 'node:stream'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
@@ -146,16 +146,29 @@ describe('checkpoint journal', () => {
 
   test('a journal that cannot be created leaves every write to checkpoints.json, with one warning', async (t) => {
     const dir = tmpDir(t)
-    mkdirSync(join(dir, JOURNAL_FILE)) // opening it for writing fails (EISDIR), whatever the user's rights
     const logs: string[] = []
     const logger = createLogger('warn', new Writable({ write (chunk, _enc, cb) { logs.push(String(chunk)); cb() } }))
     const store = await CheckpointStore.open(dir, { logger, mainWriteIntervalMs: 60_000 })
     t.after(async () => { await store.close() })
+    mkdirSync(join(dir, JOURNAL_FILE)) // opening it for writing fails (EISDIR), whatever the user's rights
     for (const offset of [500, 900, 1300]) {
       store.set(identity, { offset, line: 1, path: '/var/log/a.log' })
       assert.equal(await store.write(), true)
       assert.equal(mainOffset(dir), offset, 'durable in checkpoints.json at once')
     }
     assert.equal(logs.filter((l) => l.includes('cannot create')).length, 1)
+  })
+
+  test('a journal that cannot be read stops the start with MF_ERR_CHECKPOINT_CORRUPT: it may hold the newest state', async (t) => {
+    const { dir } = await storeWithJournal(t, [900])
+    const copy = crashCopy(t, dir)
+    rmSync(join(copy, JOURNAL_FILE))
+    mkdirSync(join(copy, JOURNAL_FILE)) // reading it fails (EISDIR), whatever the user's rights
+    assert.equal(readStoredState(copy).problem?.path, join(copy, JOURNAL_FILE))
+    await assert.rejects(CheckpointStore.open(copy), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'MF_ERR_CHECKPOINT_CORRUPT')
+      assert.match(err.message, /checkpoints\.journal/)
+      return true
+    })
   })
 })
