@@ -180,7 +180,7 @@ async function openRun (options: ForwardOptions, hasFiles: boolean): Promise<Run
   const signal = options.signal === undefined ? giveUp.signal : AbortSignal.any([options.signal, giveUp.signal])
   const target = options.sink ?? await createSink(config, { stdout: options.stdout ?? process.stdout, summary, rejects, logger, signal, tuning: options.delivery })
   // A dry run neither reads nor writes checkpoints (and takes no lock): it must not change what a real run sends.
-  const store = config.dryRun || !hasFiles ? undefined : await CheckpointStore.open(config.stateDir, { logger })
+  const store = config.dryRun || !hasFiles ? undefined : await CheckpointStore.open(config.stateDir, { logger, discardDamaged: config.ignoreCheckpoints })
   let gate: DurableGate | undefined
   const writer = store === undefined
     ? undefined

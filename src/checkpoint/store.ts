@@ -1,6 +1,6 @@
 // The checkpoint store of one --state-dir: per file identity, the offset below which every line is done; versioned, atomic, locked.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises'
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { errors } from '../errors.js'
 import type { Logger } from '../log.js'
@@ -64,6 +64,11 @@ export interface CheckpointStoreOptions {
   expiryMs?: number
   /** @default MAIN_WRITE_INTERVAL_MS; 0 writes every state to checkpoints.json (no journal). */
   mainWriteIntervalMs?: number
+  /**
+   * --ignore-checkpoints: a damaged checkpoints.json or unreadable journal is moved aside (kept for a look) and
+   * the start goes on without it, instead of MF_ERR_CHECKPOINT_CORRUPT. @default false
+   */
+  discardDamaged?: boolean
 }
 
 type ReadResult = { kind: 'missing' } | { kind: 'invalid', reason: string } | { kind: 'ok', data: CheckpointFileV1 }
@@ -92,6 +97,7 @@ export class CheckpointStore {
   private readonly logger: Logger | undefined
   private readonly now: () => number
   private readonly expiryMs: number
+  private readonly discardDamaged: boolean
 
   private constructor (dir: string, options: CheckpointStoreOptions) {
     this.dir = dir
@@ -102,6 +108,7 @@ export class CheckpointStore {
     this.logger = options.logger
     this.now = options.now ?? Date.now
     this.expiryMs = options.expiryMs ?? CHECKPOINT_EXPIRY_MS
+    this.discardDamaged = options.discardDamaged ?? false
   }
 
   /**
@@ -304,7 +311,13 @@ export class CheckpointStore {
   }
 
   private async load (): Promise<void> {
-    const state = readStoredState(this.dir)
+    let state = readStoredState(this.dir)
+    // At most twice: a damaged journal moved aside leaves checkpoints.json; a damaged checkpoints.json moved
+    // aside leaves nothing the journal could apply to.
+    for (let pass = 0; state.problem !== undefined && this.discardDamaged && pass < 2; pass++) {
+      await this.moveAside(state.problem)
+      state = readStoredState(this.dir)
+    }
     if (state.problem !== undefined) throw errors.MF_ERR_CHECKPOINT_CORRUPT(state.problem.path, state.problem.reason)
     if (state.from === 'tmp') {
       this.logger?.warn({ path: this.path }, `recovered checkpoints from ${this.path}.tmp (the last write was interrupted)`)
@@ -321,6 +334,17 @@ export class CheckpointStore {
     this.seq = data.seq
     this.mainSeq = state.from === 'main' ? data.seq : 0
     for (const entry of data.sources) this.entries.set(identityKey(entry), entry)
+  }
+
+  /** Renames a damaged state file to `<name>.damaged-<time>` (never deleted: it may be worth a look). */
+  private async moveAside (problem: { path: string, reason: string }): Promise<void> {
+    const aside = `${problem.path}.damaged-${new Date(this.now()).toISOString().replace(/[:.]/g, '-')}`
+    try {
+      await rename(problem.path, aside)
+    } catch (err) {
+      throw errors.MF_ERR_CHECKPOINT_WRITE(problem.path, `cannot move the damaged file aside: ${(err as Error).message}`, { cause: err })
+    }
+    this.logger?.warn({ path: problem.path, movedTo: aside }, `--ignore-checkpoints: ${problem.path} is damaged (${problem.reason}); moved it to ${aside} and went on without it`)
   }
 
   private async lock (): Promise<void> {

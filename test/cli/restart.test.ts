@@ -1,7 +1,7 @@
 // The restart guarantee through the real CLI: bin/matomo-forward.js (built dist/) as a child process against the fake Matomo.
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { appendFileSync, copyFileSync, existsSync, readFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
+import { appendFileSync, copyFileSync, existsSync, readdirSync, readFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, test, type TestContext } from 'node:test'
 import { startFakeMatomo, SUPER_TOKEN, type FakeMatomo, type FakeMatomoOptions } from '../helpers/fake-matomo.js'
@@ -274,6 +274,24 @@ describe('restart through the CLI (spawned)', () => {
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace')
       assert.equal(matomo.hits.length, 10, 'nothing sent, no silent restart from zero')
     }
+  })
+
+  test('--ignore-checkpoints gets past a corrupt checkpoint file, as its error says: the file is moved aside, every line is sent again', async (t) => {
+    const { matomo, file, state, base } = await fixture(t)
+    writeFileSync(file, accessLines(0, 10))
+    assert.equal((await cli(['read', ...base, file])).code, 0)
+    const main = join(state, 'checkpoints.json')
+    writeFileSync(main, '{"version":1,"seq":')
+    const refused = await cli(['read', ...base, file])
+    assert.equal(refused.code, 2, refused.stderr)
+    assert.match(refused.stderr, /--ignore-checkpoints/, 'the error names the way out')
+    const r = await cli(['read', ...base, '--ignore-checkpoints', file])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stderr, /checkpoints\.json is damaged .*moved it to .*checkpoints\.json\.damaged-/)
+    assert.equal(matomo.hits.length, 20, 'the 10 lines again, from the start')
+    assert.equal(readdirSync(state).filter((n) => n.startsWith('checkpoints.json.damaged-')).length, 1)
+    assert.equal((await cli(['read', ...base, file])).code, 0, 'the next plain run resumes from the new checkpoint')
+    assert.equal(matomo.hits.length, 20, 'nothing re-sent')
   })
 
   test('a torn checkpoint file with a valid newer temp file: recovered from it, only the rest is sent', async (t) => {

@@ -1,6 +1,6 @@
 // Checkpoint journal: durable writes between checkpoints.json rewrites, recovery after a crash, torn slots, stale records, growth.
 import assert from 'node:assert/strict'
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { Writable } from 'node:stream'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
@@ -170,5 +170,24 @@ describe('checkpoint journal', () => {
       assert.match(err.message, /checkpoints\.journal/)
       return true
     })
+  })
+
+  test('with discardDamaged (--ignore-checkpoints) an unreadable journal is moved aside and checkpoints.json is used', async (t) => {
+    const { dir } = await storeWithJournal(t, [900])
+    const copy = crashCopy(t, dir)
+    rmSync(join(copy, JOURNAL_FILE))
+    mkdirSync(join(copy, JOURNAL_FILE))
+    const logs: string[] = []
+    const logger = createLogger('warn', new Writable({ write (chunk, _enc, cb) { logs.push(String(chunk)); cb() } }))
+    const store = await CheckpointStore.open(copy, { logger, discardDamaged: true })
+    t.after(async () => { await store.close() })
+    assert.equal(store.find(ids, head)?.entry.offset, 500, 'the state of checkpoints.json, without the lost journal')
+    const aside = readdirSync(copy).filter((name) => name.startsWith(JOURNAL_FILE + '.damaged-'))
+    assert.equal(aside.length, 1, 'the damaged journal is kept under another name')
+    assert.equal(statSync(join(copy, aside[0] as string)).isDirectory(), true)
+    assert.equal(logs.filter((l) => l.includes('moved it to')).length, 1)
+    store.set(identity, { offset: 1000, line: 10, path: '/var/log/a.log' })
+    assert.equal(await store.write(), true, 'writes work again')
+    assert.equal(readStoredState(copy).data?.sources[0]?.offset, 1000)
   })
 })

@@ -155,6 +155,21 @@ describe('CheckpointStore', () => {
     assert.equal(existsSync(join(dir, LOCK_FILE)), false, 'the lock is released after the failed open')
   })
 
+  test('with discardDamaged (--ignore-checkpoints) a torn main file is moved aside and the store starts empty', async (t) => {
+    const dir = await storeWithOneEntry(t)
+    const torn = readFileSync(join(dir, CHECKPOINT_FILE), 'utf8').slice(0, 40)
+    writeFileSync(join(dir, CHECKPOINT_FILE), torn)
+    const store = await CheckpointStore.open(dir, { discardDamaged: true, now: () => Date.UTC(2026, 10, 25, 12, 0, 0) })
+    t.after(async () => { await store.close() })
+    assert.equal(store.size, 0)
+    const aside = join(dir, `${CHECKPOINT_FILE}.damaged-2026-11-25T12-00-00-000Z`)
+    assert.equal(readFileSync(aside, 'utf8'), torn, 'kept as it was, for a look')
+    assert.equal(existsSync(join(dir, CHECKPOINT_FILE)), false)
+    store.set(identity, position)
+    await store.write()
+    assert.equal((JSON.parse(readFileSync(join(dir, CHECKPOINT_FILE), 'utf8')) as { sources: unknown[] }).sources.length, 1)
+  })
+
   test('rejects a malformed entry and a newer format version with a clear reason', async (t) => {
     const dir = tmpDir(t)
     writeFileSync(join(dir, CHECKPOINT_FILE), JSON.stringify({ version: 1, seq: 1, sources: [{ dev: '1', ino: 'x' }] }))
