@@ -8,7 +8,7 @@ import { AUTO_CONCURRENCY_CEILING } from './sink/adaptive-concurrency.js'
 import { CheckpointStore } from './checkpoint/store.js'
 import { createCheckpointWriter, type CheckpointWriter, type TrackedFile } from './checkpoint/writer.js'
 import type { Config } from './config/types.js'
-import { errors } from './errors.js'
+import { errors, isForwardError } from './errors.js'
 import { createLineProcessor, type LineProcessor } from './line-processor.js'
 import type { Logger } from './log.js'
 import { createRejectWriter, type RejectWriter } from './output/reject-file.js'
@@ -193,9 +193,11 @@ async function openRun (options: ForwardOptions, hasFiles: boolean): Promise<Run
       deferWhile: () => (target.inFlight ?? 0) > 0,
       giveUpMs: options.checkpointGiveUpMs,
       onGiveUp: (err) => {
-        run.fatal = err
-        logger.error({ path: store.path }, `checkpoint writes keep failing: stopping; hits acknowledged since the last checkpoint on disk will be sent again by the next run (${(err as Error).message})`)
-        giveUp.abort()
+        const error = isForwardError(err) ? err : errors.MF_ERR_CHECKPOINT_WRITE(store.path, String((err as Error | undefined)?.message ?? err), { cause: err })
+        run.fatal = error
+        logger.error({ path: store.path }, `checkpoint writes keep failing: stopping; hits acknowledged since the last checkpoint on disk will be sent again by the next run (${error.message})`)
+        // With the error as reason, the sender stops at once instead of waiting --shutdown-timeout-ms for room.
+        giveUp.abort(error)
       }
     })
   if (writer !== undefined) target.onQuiet = () => { writer.quiet() }

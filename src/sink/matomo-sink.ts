@@ -150,6 +150,13 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
   let gen = 0
 
   const onAbort = (): void => {
+    // The run itself gave up (checkpoint writes keep failing): nothing sent from now on could be checkpointed,
+    // so it would only be sent again by the next run. Stop at once; requests in flight still complete.
+    const reason: unknown = options.signal?.reason
+    if (isForwardError(reason)) {
+      fail(reason)
+      return
+    }
     const timer = setTimeout(() => {
       if (buffered > 0) fail(errors.MF_ERR_SINK_STOPPED(buffered, `--shutdown-timeout-ms ${config.shutdownTimeoutMs} passed after the stop signal; they were not acknowledged and are sent again on the next run`))
       stopRequests.abort(new Error('shutdown timeout'))

@@ -1,6 +1,6 @@
 // Whole pipeline (file → parse → map → Matomo sink) against the fake Matomo, including the issue's acceptance run.
 import assert from 'node:assert/strict'
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs'
+import { createWriteStream, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -133,5 +133,27 @@ describe('delivery (integration)', () => {
     assert.equal(matomo.hits.length, 3)
     assert.deepEqual(Object.fromEntries(summary.rejected), { cdt_requires_token: 3 })
     assert.equal(exitCodeOf(summary), EXIT.ok)
+  })
+
+  test('checkpoint writes that keep failing stop the sender at once, not after --shutdown-timeout-ms; a later run sends the rest', async (t) => {
+    const dir = tmpDir(t)
+    const file = join(dir, 'access.log')
+    await writeLines(file, 5000, 50)
+    const matomo = await startFakeMatomo()
+    t.after(async () => { await matomo.close() })
+    const state = join(dir, 'state')
+    mkdirSync(join(state, 'checkpoints.json.tmp'), { recursive: true }) // every write fails (EISDIR)
+    const flags = { 'matomo-url': matomo.url, idsite: 1, 'access-token': SUPER_TOKEN, 'state-dir': state, 'batch-size': 50, concurrency: 2 }
+    const config = resolveConfig({ command: 'read', files: [file], flags: { ...flags, 'shutdown-timeout-ms': 60_000 }, env: {} })
+    const started = Date.now()
+    await assert.rejects(forward({ config, logger: createLogger('silent'), checkpointIntervalMs: 20, checkpointGiveUpMs: 200 }), { code: 'MF_ERR_CHECKPOINT_WRITE' })
+    // Waiting for room that never comes would take the whole shutdown timeout (60 s).
+    assert.ok(Date.now() - started < 30_000, `stopped after ${Date.now() - started} ms`)
+    assert.ok(matomo.hits.length <= 100, `${matomo.hits.length} hits sent without a durable checkpoint (bound 2 x 50)`)
+    const sentBefore = matomo.hits.length
+    rmdirSync(join(state, 'checkpoints.json.tmp'))
+    const again = resolveConfig({ command: 'read', files: [file], flags, env: {} })
+    await forward({ config: again, logger: createLogger('silent') })
+    assert.equal(matomo.hits.length - sentBefore, 5000, 'the next run sends every line')
   })
 })
