@@ -164,7 +164,9 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
           process(raw, record, lineNo, start, end, ticket)
           return
         }
-        held.push({ raw, record, lineNo, start, end, ticket })
+        // A held line holds the checkpoint too: a blank line after it must not commit past it (the line is not
+        // done until the format is known; if detection fails, it is read again by the next run).
+        held.push({ raw, record, lineNo, start, end, ticket: ticket ?? progress.hold(start, end, lineNo) })
         detect(isLineIssue(record) ? undefined : record, false)
       }
 

@@ -1,40 +1,8 @@
 // Container pieces in the line processor: the checkpoint never passes a piece whose line is not done yet.
 import assert from 'node:assert/strict'
-import { PassThrough } from 'node:stream'
 import { describe, test } from 'node:test'
-import { SourceProgress } from '../../src/ack/source-progress.js'
-import { createLineProcessor } from '../../src/line-processor.js'
-import { createLogger } from '../../src/log.js'
-import type { Hit, HitSink } from '../../src/sink/sink.js'
-import { Summary } from '../../src/summary.js'
-import { dryRunConfig } from '../helpers/run-forward.js'
-
-/** A sink that keeps hits unacknowledged until the test acks them. */
-function holdingSink (): HitSink & { hits: Hit[] } {
-  const hits: Hit[] = []
-  return { hits, push: (hit) => { hits.push(hit) }, saturated: false, drained: async () => {}, end: async () => {} }
-}
-
-const pino = JSON.stringify({ level: 30, time: 1764064800000, req: { url: '/a', headers: { host: 'h' } }, res: { statusCode: 200 }, msg: 'request completed' })
-const TS = '2025-11-25T10:00:00Z'
-
-function setup (flags: Record<string, unknown> = {}): { handler: ReturnType<ReturnType<typeof createLineProcessor>['forSource']>, progress: SourceProgress, sink: ReturnType<typeof holdingSink>, summary: Summary, feed: (lines: string[]) => void } {
-  const sink = holdingSink()
-  const summary = new Summary()
-  const processor = createLineProcessor({ config: dryRunConfig(['x'], { format: 'pino-http', ...flags }), summary, sink, logger: createLogger('silent', new PassThrough()), rejects: undefined })
-  const progress = new SourceProgress('x')
-  const handler = processor.forSource(progress)
-  let offset = 0
-  let lineNo = 0
-  const feed = (lines: string[]): void => {
-    for (const line of lines) {
-      const end = offset + Buffer.byteLength(line) + 1
-      handler.line(line, ++lineNo, offset, end)
-      offset = end
-    }
-  }
-  return { handler, progress, sink, summary, feed }
-}
+import type { Hit } from '../../src/sink/sink.js'
+import { feedSetup as setup, pino, TS } from '../helpers/line-feed.js'
 
 describe('CRI pieces and checkpoints', () => {
   test('an interleaved stderr hit does not let the checkpoint pass the first piece', () => {

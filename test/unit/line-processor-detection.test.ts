@@ -1,0 +1,33 @@
+// --format auto holds lines until it knows the format: held lines hold the checkpoint too.
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import type { Hit } from '../../src/sink/sink.js'
+import { feedSetup, pino } from '../helpers/line-feed.js'
+
+const unknown = JSON.stringify({ ts: 1764064801, svc: 'checkout', http: { path: '/pay', status: 200 } })
+
+describe('format detection and checkpoints', () => {
+  test('a blank line read while lines are held for detection does not commit past them', () => {
+    const { progress, feed, sink } = feedSetup({ format: 'auto' })
+    feed([unknown, ''])
+    assert.equal(progress.committed, 0, 'the held line is not done: the checkpoint stays before it')
+    feed([pino])
+    assert.equal(sink.hits.length, 1, 'detected as pino-http: the unknown line is rejected, the pino line is a hit')
+    assert.equal(progress.committed, Buffer.byteLength(unknown + '\n\n'), 'up to the hit, which is not acknowledged yet')
+    progress.ack((sink.hits[0] as Hit).ticket)
+    assert.equal(progress.committed, Buffer.byteLength(unknown + '\n\n' + pino + '\n'))
+  })
+
+  test('when detection fails at the end, nothing held is committed (the next run reads those lines again)', () => {
+    const { progress, feed, handler } = feedSetup({ format: 'auto' })
+    feed([unknown, '', unknown, '   '])
+    assert.throws(() => { handler.finish() }, { code: 'MF_ERR_FORMAT_UNDETECTED' })
+    assert.equal(progress.committed, 0)
+  })
+
+  test('blank lines before anything held still move the checkpoint', () => {
+    const { progress, feed } = feedSetup({ format: 'auto' })
+    feed(['', ''])
+    assert.equal(progress.committed, 2)
+  })
+})
