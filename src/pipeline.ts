@@ -284,6 +284,15 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
       await readStream(run, handle.createReadStream({ autoClose: false, highWaterMark: 256 * 1024 }), untrackedSource(run, path), 0, 0)
       return
     }
+    // The same file under two names (a symlink like current.log, a hard link) is read once per run: its first
+    // reading has no checkpoint on disk yet, so a second one would start again at byte 0 and send it all twice.
+    const dev = String(ids.dev)
+    const ino = String(ids.ino)
+    const same = tracked.find((t) => t.identity.dev === dev && t.identity.ino === ino)
+    if (same !== undefined) {
+      logger.info({ path, sameAs: same.path }, `${path} is the same file as ${same.path}, already read in this run: skipped`)
+      return
+    }
     const rawSize = Number(ids.size)
     const { head, gzip } = await readHead(handle)
     const match = config.ignoreCheckpoints || store === undefined ? undefined : store.find(ids, head)

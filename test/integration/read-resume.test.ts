@@ -1,6 +1,6 @@
 // read resumes every file from its checkpoint: only new lines are sent, failures hold the checkpoint back.
 import assert from 'node:assert/strict'
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { gzipSync } from 'node:zlib'
@@ -42,6 +42,18 @@ describe('read with checkpoints', () => {
     appendFileSync(log, accessLines(30, 45))
     assert.deepEqual((await run(dir, ['access.log'])).acked, ids(30, 45))
     assert.deepEqual((await run(dir, ['access.log'])).pushed, [])
+  })
+
+  test('the same file under two names (a symlink and a hard link matched by one glob) is read once', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'app-2026-11-25.log'), accessLines(0, 20))
+    symlinkSync('app-2026-11-25.log', join(dir, 'current.log'))
+    linkSync(join(dir, 'app-2026-11-25.log'), join(dir, 'hard.log'))
+    // The test sink acknowledges late: while the first name is read, nothing is on disk for the second.
+    const sink = await run(dir, ['*.log'], { mode: 'lanes', batchSize: 50, concurrency: 1 })
+    assert.deepEqual(sink.pushed, ids(0, 20), 'each line once')
+    assert.deepEqual(sink.acked, ids(0, 20))
+    assert.deepEqual((await run(dir, ['current.log', 'hard.log'])).pushed, [], 'finished under every name')
   })
 
   test('a small in-flight limit (concurrency × batch size) throttles reading but never stalls it', async (t) => {
