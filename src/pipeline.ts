@@ -122,11 +122,15 @@ export async function tail (options: TailOptions): Promise<Summary> {
   const { config } = options
   const patterns = compilePatterns(config.files, options.cwd ?? process.cwd())
   const run = await openRun(options, patterns.length > 0)
+  // Stops the other job when one fails (the files, or standard input read alongside them): the run must not
+  // finish (final checkpoint, lock released) while one of them still reads and sends.
+  const stop = new AbortController()
+  const signal = run.signal === undefined ? stop.signal : AbortSignal.any([run.signal, stop.signal])
   // Loaded only to follow files: chokidar is not part of a `read`'s start-up.
   const { createTailSet } = await import('./sources/tail-set.js')
   const set: TailSet = createTailSet({
     patterns,
-    deps: { processor: run.processor, sink: run.sink, maxLineBytes: config.maxLineBytes, logger: run.logger, writer: run.writer, signal: run.signal, lineByLine: run.gate?.countsPushes === true },
+    deps: { processor: run.processor, sink: run.sink, maxLineBytes: config.maxLineBytes, logger: run.logger, writer: run.writer, signal, lineByLine: run.gate?.countsPushes === true },
     store: run.store,
     ignoreCheckpoints: config.ignoreCheckpoints,
     startAt: config.startAt,
@@ -135,17 +139,18 @@ export async function tail (options: TailOptions): Promise<Summary> {
   })
   run.outstanding = () => sumOutstanding(run.untracked) + set.outstanding()
   let failure: unknown
-  try {
-    const jobs: Array<Promise<unknown>> = [set.run(run.signal)]
-    if (config.files.includes(STDIN)) {
-      // Standard input is read to its end alongside the files; it has no checkpoint.
-      const progress = untrackedSource(run)
-      jobs.push(readStream(run, options.stdin ?? process.stdin, progress, 0, 0))
-    }
-    await Promise.all(jobs)
-  } catch (err) {
-    failure = err
+  const stopOthers = (err: unknown): never => {
+    failure ??= err
+    stop.abort()
+    throw err
   }
+  const jobs: Array<Promise<unknown>> = [set.run(signal).catch(stopOthers)]
+  if (config.files.includes(STDIN)) {
+    // Standard input is read to its end alongside the files; it has no checkpoint.
+    const progress = untrackedSource(run)
+    jobs.push(readStream(run, options.stdin ?? process.stdin, progress, 0, 0, signal).catch(stopOthers))
+  }
+  await Promise.allSettled(jobs)
   try {
     await finishRun(run, failure ?? run.fatal)
   } finally {
@@ -335,8 +340,8 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
  * Reads one input to its end, pausing while the sink is saturated. Resolves with the end offset, or
  * undefined when aborted (then a last line without newline is not processed: the file did not end there).
  */
-async function readStream (run: Run, stream: Readable, progress: SourceProgress, start: number, line: number): Promise<number | undefined> {
-  const { sink, signal } = run
+async function readStream (run: Run, stream: Readable, progress: SourceProgress, start: number, line: number, signal = run.signal): Promise<number | undefined> {
+  const { sink } = run
   const handler = run.processor.forSource(progress)
   const splitter = new LineSplitter(handler, { maxLineBytes: run.config.maxLineBytes, startOffset: start, startLine: line })
   const onAbort = (): void => { stream.destroy() }

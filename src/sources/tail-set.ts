@@ -211,6 +211,7 @@ export function createTailSet (options: TailSetOptions): TailSet {
     }
   }
 
+  let closed = false
   let watcher: FSWatcher | undefined
   let wake: (() => void) | undefined
   let woken = false
@@ -257,7 +258,8 @@ export function createTailSet (options: TailSetOptions): TailSet {
       await poll()
       // Positions chosen at start (--start-at end) are durable at once: a crash right after start loses nothing.
       await deps.writer?.flush()
-      const aborted = (): boolean => signal?.aborted === true
+      // close() also ends the loop: after it, nothing may be opened or read again.
+      const aborted = (): boolean => signal?.aborted === true || closed
       while (!aborted()) {
         woken = false
         await sleep(pollIntervalMs, signal)
@@ -266,6 +268,8 @@ export function createTailSet (options: TailSetOptions): TailSet {
       }
     },
     async close () {
+      closed = true
+      wake?.()
       await watcher?.close()
       watcher = undefined
       for (const tailer of tailers.values()) await tailer.close(false).catch(() => undefined)

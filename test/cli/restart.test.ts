@@ -238,6 +238,29 @@ describe('restart through the CLI (spawned)', () => {
     assert.equal(matomo.hits.length, 16)
   })
 
+  test('tail of - and a file: standard input failing stops the whole run (exit, lock released, file checkpointed), not just its reader', async (t) => {
+    const { matomo, file, state } = await fixture(t)
+    writeFileSync(file, accessLines(0, 3))
+    // --format auto: standard input holds one JSON line of no known format, which stops the run at its end.
+    const args = ['tail', '--matomo-url', matomo.url, '--idsite', '1', '--state-dir', state, '--log-level', 'warn', '--start-at', 'beginning', '--flush-interval-ms', '50', '--no-preflight', '-', file]
+    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...TOKEN_ENV }, stdio: ['pipe', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (c: Buffer) => { stderr += String(c) })
+    const closed = new Promise<number | null>((resolve) => { child.on('close', (code) => { resolve(code) }) })
+    t.after(() => { child.kill('SIGKILL') })
+    await waitFor('the file\'s lines', () => matomo.hits.length >= 3, { timeoutMs: 15_000 })
+    child.stdin.end('{"a":1}\n')
+    let code: number | null | undefined
+    void closed.then((c) => { code = c })
+    await waitFor('the process to exit (it kept following the file before)', () => code !== undefined, { timeoutMs: 15_000 })
+    assert.equal(code, 2, stderr)
+    assert.match(stderr, /MF_ERR_FORMAT_UNDETECTED/)
+    assert.equal(existsSync(join(state, 'lock')), false)
+    appendFileSync(file, accessLines(3, 5))
+    assert.equal((await cli(['read', '--matomo-url', matomo.url, '--idsite', '1', '--state-dir', state, '--no-preflight', file])).code, 0)
+    assert.deepEqual(storedIds(matomo), ['0', '1', '2', '3', '4'], 'the file resumes from its checkpoint: each line once')
+  })
+
   test('tail of a pattern: a file that appears later is read from its start; a deleted file loses nothing written before', async (t) => {
     const { matomo, dir, file, base } = await fixture(t)
     writeFileSync(file, accessLines(0, 3))
