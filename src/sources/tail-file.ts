@@ -57,6 +57,8 @@ export class FileTailer {
   /** When the file was first found at no watched path (renamed away or deleted); undefined while it is at one. */
   detachedAt: number | undefined
   lastGrowthAt: number
+  /** The last poll read to the end of the file (it was not cut short by MAX_BYTES_PER_POLL or an abort). */
+  atEof = false
   private readonly handle: FileHandle
   private readonly deps: TailDeps
   private offset: number
@@ -103,8 +105,11 @@ export class FileTailer {
     this.gen.tracked.path = path
   }
 
-  /** Reads what was appended since the last poll. Resolves true when the file grew. */
-  async poll (now: number): Promise<boolean> {
+  /**
+   * Reads what was appended since the last poll. Resolves true when the file grew. `clock` is read after the
+   * reading: a poll held up by back pressure must not make the file look idle (see tail-set's retirement).
+   */
+  async poll (clock: () => number): Promise<boolean> {
     if (this.closed) return false
     this.releasePrevious()
     const size = (await this.handle.stat()).size
@@ -118,9 +123,13 @@ export class FileTailer {
     const { sink, signal } = this.deps
     let grew = false
     let readThisPoll = 0
+    let eof = false
     while (readThisPoll < MAX_BYTES_PER_POLL && signal?.aborted !== true) {
       const { bytesRead } = await this.handle.read(this.buffer, 0, this.buffer.length, this.offset)
-      if (bytesRead === 0) break
+      if (bytesRead === 0) {
+        eof = true
+        break
+      }
       const next = this.offset + bytesRead
       // Extend a short fingerprint before these bytes can be acknowledged, so a checkpoint never covers
       // bytes its fingerprint does not vouch for.
@@ -132,20 +141,24 @@ export class FileTailer {
       await feedLines(this.gen.splitter, this.buffer.subarray(0, bytesRead), sink, signal, this.deps.lineByLine === true)
       if (sink.saturated) await waitDrained(sink, signal)
     }
-    if (grew) this.lastGrowthAt = now
+    this.atEof = eof
+    if (grew) this.lastGrowthAt = clock()
     return grew
   }
 
   /**
    * Closes the descriptor; the generations stay tracked until their hits are answered (see release).
-   * `finish`: the file is done (lines held for format detection are processed); false at shutdown, when
-   * nothing more may reach the sink.
+   * `finish`: the file is done (a last line without a newline and lines held for format detection are
+   * processed, as `read` does at the end of a file); false at shutdown, when nothing more may reach the sink.
    */
   async close (finish: boolean): Promise<void> {
     if (this.closed) return
     this.closed = true
     try {
-      if (finish) this.gen.handler.finish()
+      if (finish) {
+        this.gen.splitter.end()
+        this.gen.handler.finish()
+      }
     } finally {
       await this.handle.close()
     }

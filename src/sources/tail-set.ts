@@ -47,7 +47,7 @@ export interface TailSet {
   outstanding: () => number
 }
 
-type FoundFile = Pick<Stats, 'dev' | 'ino' | 'size'>
+type FoundFile = Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs'>
 
 export function createTailSet (options: TailSetOptions): TailSet {
   const { patterns, deps, store } = options
@@ -59,8 +59,17 @@ export function createTailSet (options: TailSetOptions): TailSet {
   const tailers = new Map<string, FileTailer>()
   /** Closed files whose hits are still in flight: their checkpoints are still moving. */
   const closing = new Set<FileTailer>()
-  /** dev:ino of files not followed (gzip), so they are not reopened at every poll. */
-  const skipped = new Set<string>()
+  /**
+   * Files not followed (gzip) by dev:ino, with the size and mtime they had, so they are not reopened at every
+   * poll. A file with the same dev:ino but another size or mtime is looked at again: the gzip file may have been
+   * deleted and its inode reused for a new log file (ext4 does so at once).
+   */
+  const skipped = new Map<string, { size: number, mtimeMs: number }>()
+  const isSkipped = (key: string, info: FoundFile): boolean => {
+    const seen = skipped.get(key)
+    // Whole milliseconds: scan() has float stats, openFile() bigint ones.
+    return seen !== undefined && seen.size === Number(info.size) && seen.mtimeMs === Math.floor(Number(info.mtimeMs))
+  }
   const warned = new Set<string>()
   let started = false
 
@@ -97,7 +106,7 @@ export function createTailSet (options: TailSetOptions): TailSet {
 
   async function openFile (path: string, expected: FoundFile, initial: boolean): Promise<void> {
     const expectedKey = `${expected.dev}:${expected.ino}`
-    if (skipped.has(expectedKey)) return
+    if (isSkipped(expectedKey, expected)) return
     let handle
     try {
       handle = await open(path, 'r')
@@ -109,14 +118,14 @@ export function createTailSet (options: TailSetOptions): TailSet {
       const ids = await handle.stat({ bigint: true })
       const key = `${ids.dev}:${ids.ino}`
       // The path may have been rotated between stat and open: never open a file that is already followed.
-      if (tailers.has(key) || skipped.has(key)) {
+      if (tailers.has(key) || isSkipped(key, { dev: Number(ids.dev), ino: Number(ids.ino), size: Number(ids.size), mtimeMs: Number(ids.mtimeMs) })) {
         await handle.close()
         return
       }
       const { head, gzip } = await readHead(handle)
       if (gzip) {
         logger.info({ path }, `${path} is gzip-compressed; tail follows plain files only (use read for it)`)
-        skipped.add(key)
+        skipped.set(key, { size: Number(ids.size), mtimeMs: Math.floor(Number(ids.mtimeMs)) })
         await handle.close()
         return
       }
@@ -157,6 +166,7 @@ export function createTailSet (options: TailSetOptions): TailSet {
     const found = await scan()
     const pathByKey = new Map<string, string>()
     for (const [path, info] of found) pathByKey.set(`${info.dev}:${info.ino}`, path)
+    for (const key of skipped.keys()) if (!pathByKey.has(key)) skipped.delete(key)
 
     for (const tailer of tailers.values()) {
       const here = found.get(tailer.path)
@@ -182,9 +192,12 @@ export function createTailSet (options: TailSetOptions): TailSet {
     }
 
     for (const tailer of ordered) {
-      if (tailer.detachedAt === undefined) continue
-      const t = now()
-      if (t - Math.max(tailer.lastGrowthAt, tailer.detachedAt) < retireIdleMs) continue
+      if (tailer.detachedAt === undefined || !tailer.atEof) continue
+      if (now() - Math.max(tailer.lastGrowthAt, tailer.detachedAt) < retireIdleMs) continue
+      // One last read right before closing: the writer may have appended since this file's poll (nginx writes
+      // to the rotated file until it reopens its logs), and other files' polls may have taken long.
+      if (await pollOne(tailer) || !tailer.atEof) continue
+      if (deps.signal?.aborted === true) return
       logger.info({ path: tailer.path, offset: tailer.position }, `done with ${tailer.path} (rotated away or deleted, read to its end)`)
       tailers.delete(tailer.key)
       closing.add(tailer)
@@ -202,12 +215,14 @@ export function createTailSet (options: TailSetOptions): TailSet {
     }
   }
 
-  async function pollOne (tailer: FileTailer): Promise<void> {
+  /** Polls one file; true when it grew. A read error is warned about once (and retried at the next poll). */
+  async function pollOne (tailer: FileTailer): Promise<boolean> {
     try {
-      await tailer.poll(now())
+      return await tailer.poll(now)
     } catch (err) {
       if ((err as { code?: string }).code?.startsWith('MF_ERR_') === true) throw err
       warnOnce(`poll:${tailer.key}:${(err as Error).message}`, `cannot read ${tailer.path}: ${(err as Error).message}`, err)
+      return false
     }
   }
 

@@ -4,6 +4,7 @@ import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, renameSync, rm
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
+import { gzipSync } from 'node:zlib'
 import { CHECKPOINT_FILE, type CheckpointEntry } from '../../src/checkpoint/store.js'
 import { tail } from '../../src/pipeline.js'
 import type { Summary } from '../../src/summary.js'
@@ -192,4 +193,43 @@ describe('tail', () => {
     const [entry] = JSON.parse(readFileSync(join(dir, 'state', CHECKPOINT_FILE), 'utf8')).sources as CheckpointEntry[]
     assert.equal(entry?.offset, Buffer.byteLength(accessLines(0, 6)))
   })
+
+  test('a rotated-away file is not retired while a backlog is left (a poll reads 8 MiB at most)', async (t) => {
+    const { dir, startTail } = setup(t)
+    const log = join(dir, 'access.log')
+    const count = 150_000 // ~21 MiB: three polls' worth
+    let text = ''
+    for (let i = 0; i < count; i += 10_000) text += accessLines(i, Math.min(count, i + 10_000))
+    writeFileSync(log, text)
+    // A short idle time: a poll that takes longer than it (reading 8 MiB does) must not make the file look idle.
+    const tailing = startTail(['access.log'], { 'start-at': 'beginning' }, { pollIntervalMs: 20, retireIdleMs: 5 })
+    await ready(dir)
+    renameSync(log, join(dir, 'access.log.1'))
+    writeFileSync(log, '')
+    await waitFor('every line of the rotated file', () => tailing.sink.acked.length >= count, { timeoutMs: 60_000 })
+    assert.equal(new Set(tailing.sink.acked).size, count, 'each line once')
+  })
+
+  test('the last line of a rotated-away file is processed at retirement even without a newline, as read does', async (t) => {
+    const { dir, startTail } = setup(t)
+    const log = join(dir, 'access.log')
+    writeFileSync(log, accessLine(0) + accessLine(1).trimEnd())
+    const tailing = startTail(['access.log'], { 'start-at': 'beginning' })
+    await received(tailing.sink, ['0'], 'the whole line')
+    renameSync(log, join(dir, 'access.log.1'))
+    await received(tailing.sink, ['0', '1'], 'the unterminated last line, once the rotated file is done')
+  })
+
+  test('a skipped gzip file whose inode comes back as a plain log file (deleted, inode reused) is followed', async (t) => {
+    const { dir, startTail } = setup(t)
+    const log = join(dir, 'access.log')
+    writeFileSync(log, gzipSync(accessLines(0, 3)))
+    const tailing = startTail(['access.log'], { 'start-at': 'beginning' })
+    await afterPolls(5)
+    assert.deepEqual(tailing.sink.acked, [], 'gzip is not followed')
+    // Rewritten in place: same dev:ino, other content, as a new file on a reused inode would be.
+    writeFileSync(log, accessLines(10, 13))
+    await received(tailing.sink, ids(10, 13), 'the plain file at the skipped inode')
+  })
 })
+
