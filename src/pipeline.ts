@@ -100,19 +100,30 @@ export async function forward (options: ForwardOptions): Promise<Summary> {
   const tracked: TrackedFile[] = []
   run.outstanding = () => sumOutstanding(run.untracked) + sumOutstanding(tracked.map((t) => t.progress))
   let failure: unknown
+  /** The first input that could not be read: the others are still read, and the run ends with its error. */
+  let unreadable: unknown
   try {
     for (const input of expanded.inputs) {
       if (run.signal?.aborted === true) break
-      if (input === STDIN) {
-        const progress = untrackedSource(run)
-        await readStream(run, options.stdin ?? process.stdin, progress, 0, 0)
-      } else {
-        await readFile(run, input, tracked)
+      try {
+        if (input === STDIN) {
+          const progress = untrackedSource(run)
+          await readStream(run, options.stdin ?? process.stdin, progress, 0, 0)
+        } else {
+          await readFile(run, input, tracked)
+        }
+      } catch (err) {
+        // One damaged or vanished file (a truncated .gz, a permission change) must not keep every later file,
+        // often the live log, from being read on every cron run. What was read of it stays checkpointed.
+        if (!isForwardError(err) || err.code !== 'MF_ERR_SOURCE_UNREADABLE') throw err
+        run.logger.error({ err }, `${err.message}; going on with the other inputs (the run will exit ${err.exitCode})`)
+        unreadable ??= err
       }
     }
   } catch (err) {
     failure = err
   }
+  failure ??= unreadable
   await finishRun(run, failure ?? run.fatal)
   return run.summary
 }
