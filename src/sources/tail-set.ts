@@ -156,7 +156,9 @@ export function createTailSet (options: TailSetOptions): TailSet {
       tailers.set(key, tailer)
     } catch (err) {
       await handle.close().catch(() => undefined)
-      throw err
+      if ((err as { code?: string }).code?.startsWith('MF_ERR_') === true) throw err
+      // A read error on one file (EIO, a file replaced under us) must not stop the others: the next poll tries again.
+      warnOnce(`open:${path}:${expectedKey}`, `cannot read ${path}: ${(err as Error).message}`, err)
     }
   }
 
