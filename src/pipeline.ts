@@ -236,11 +236,11 @@ async function finishRun (run: Run, failure: unknown): Promise<void> {
     if (run.signal?.aborted === true) {
       const ended = run.sink.end()
       ended.catch(() => undefined)
-      if (!await settlesWithin(ended, run.config.shutdownTimeoutMs)) {
-        const pending = run.outstanding()
-        run.summary.hitsPendingAtExit = pending
-        run.logger.warn({ pending, timeoutMs: run.config.shutdownTimeoutMs },
-          `shutdown: ${pending} hits were still unanswered after ${run.config.shutdownTimeoutMs} ms; they are not checkpointed and will be sent again by the next run`)
+      // A sink that ended with an error (MF_ERR_SINK_STOPPED: its own shutdown timer passed) must fail the run.
+      if (await settlesWithin(ended, run.config.shutdownTimeoutMs)) await ended
+      else {
+        run.logger.warn({ pending: run.outstanding(), timeoutMs: run.config.shutdownTimeoutMs },
+          `shutdown: ${run.outstanding()} hits were still unanswered after ${run.config.shutdownTimeoutMs} ms; they are not checkpointed and will be sent again by the next run`)
       }
     } else {
       await run.sink.end()
@@ -248,6 +248,8 @@ async function finishRun (run: Run, failure: unknown): Promise<void> {
   } catch (err) {
     problems.push(err)
   }
+  // Hits read and never acknowledged (stopped, given up, cut off): counted, and the exit code says so.
+  run.summary.hitsPendingAtExit = run.outstanding()
   try {
     await run.writer?.stop()
   } catch (err) {

@@ -238,6 +238,26 @@ describe('restart through the CLI (spawned)', () => {
     assert.equal(matomo.hits.length, 16)
   })
 
+  test('SIGTERM while Matomo does not answer: exit 1 with MF_ERR_SINK_STOPPED and the unanswered hits counted, nothing checkpointed', async (t) => {
+    // The reader is held back by the duplicate bound when the signal comes: the stop must still say that hits
+    // were not delivered (it exited 0 before, with hits_pending_at_exit_total 0).
+    const { matomo, dir, file, state, base } = await fixture(t, { script: () => ({ kind: 'slow', delayMs: 60_000 }) })
+    writeFileSync(file, accessLines(0, 3000))
+    const summaryFile = join(dir, 'summary.json')
+    const run = start(['read', ...base, '--no-preflight', '--shutdown-timeout-ms', '300', '--summary-json', summaryFile, file])
+    await waitFor('requests in flight', () => matomo.bulkCount >= 1, { timeoutMs: 15_000 })
+    run.child.kill('SIGTERM')
+    const result = await run.done
+    assert.equal(result.code, 1, result.stderr)
+    assert.match(result.stderr, /MF_ERR_SINK_STOPPED/)
+    const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as { hits_total: number, hits_pending_at_exit_total: number }
+    assert.ok(summary.hits_total > 0)
+    assert.equal(summary.hits_pending_at_exit_total, summary.hits_total, 'every hit read is unanswered')
+    assert.equal(matomo.hits.length, 0)
+    const stored = readdirSync(state).includes('checkpoints.json') ? readFileSync(join(state, 'checkpoints.json'), 'utf8') : ''
+    assert.doesNotMatch(stored, /"offset": ?[1-9]/, 'no checkpoint past line 1')
+  })
+
   test('tail of - and a file: standard input failing stops the whole run (exit, lock released, file checkpointed), not just its reader', async (t) => {
     const { matomo, file, state } = await fixture(t)
     writeFileSync(file, accessLines(0, 3))
