@@ -1,5 +1,5 @@
 // --dry-run: one JSON object per hit on stdout, in input order, with the token redacted.
-import { once } from 'node:events'
+import { errors, type ForwardError } from '../errors.js'
 import type { Hit, HitSink } from './sink.js'
 
 const FLUSH_CHARS = 64 * 1024
@@ -8,20 +8,49 @@ export function createDryRunSink (stdout: NodeJS.WritableStream): HitSink {
   let buffer = ''
   let saturated = false
   let scheduled = false
+  /** Standard output failed (EPIPE from `| head`, ENOSPC): the run stops with MF_ERR_OUTPUT_WRITE, never a crash. */
+  let failure: ForwardError | undefined
+  let rejectStopped: (err: ForwardError) => void = () => undefined
+  const stopped = new Promise<never>((_resolve, reject) => { rejectStopped = reject })
+  stopped.catch(() => undefined)
+  let drainWaiters: Array<(err?: ForwardError) => void> = []
+
+  stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (failure !== undefined) return
+    failure = errors.MF_ERR_OUTPUT_WRITE('standard output', err.code ?? err.message, { cause: err })
+    buffer = ''
+    rejectStopped(failure)
+    const waiters = drainWaiters
+    drainWaiters = []
+    for (const wake of waiters) wake(failure)
+  })
 
   const flush = (): void => {
     scheduled = false
-    if (buffer === '') return
+    if (buffer === '' || failure !== undefined) return
     const ok = stdout.write(buffer)
     buffer = ''
     if (!ok) {
       saturated = true
-      stdout.once('drain', () => { saturated = false })
+      stdout.once('drain', () => {
+        saturated = false
+        const waiters = drainWaiters
+        drainWaiters = []
+        for (const wake of waiters) wake()
+      })
     }
+  }
+
+  const waitDrain = async (): Promise<void> => {
+    if (failure !== undefined) throw failure
+    if (!saturated) return
+    const err = await new Promise<ForwardError | undefined>((resolve) => { drainWaiters.push(resolve) })
+    if (err !== undefined) throw err
   }
 
   return {
     push (hit: Hit): void {
+      if (failure !== undefined) return
       const params = hit.params
       if (params.token_auth !== undefined) params.token_auth = '<redacted>'
       buffer += JSON.stringify(params) + '\n'
@@ -34,14 +63,16 @@ export function createDryRunSink (stdout: NodeJS.WritableStream): HitSink {
       }
     },
     get saturated () {
-      return saturated
+      return saturated || failure !== undefined
     },
-    async drained (): Promise<void> {
-      if (saturated) await once(stdout, 'drain')
-    },
+    drained: waitDrain,
+    stopped,
     async end (): Promise<void> {
       flush()
-      if (saturated) await once(stdout, 'drain')
+      await waitDrain()
+      // A write error of the last chunk is reported on the next turn: wait for the chunk to be handed over.
+      if (failure === undefined) await new Promise<void>((resolve) => { stdout.write('', () => { resolve() }) })
+      if (failure !== undefined) throw failure
     }
   }
 }

@@ -88,4 +88,29 @@ describe('bin/matomo-forward.js (built dist)', () => {
     assert.equal(r.code, 0)
     assert.match(r.stdout.trim(), /^\d+\.\d+\.\d+/)
   })
+
+  test('standard output closed early (`| head -1`): MF_ERR_OUTPUT_WRITE and exit 1, never an unhandled error', async (t) => {
+    const dir = tmpDir(t)
+    const file = join(dir, 'big.ndjson')
+    const line = JSON.stringify({ level: 30, time: Date.now() - 60_000, req: { method: 'GET', url: '/a', headers: { host: 'h.example.org', 'user-agent': 'ua' } }, res: { statusCode: 200 }, msg: 'request completed' })
+    writeFileSync(file, (line + '\n').repeat(20_000))
+    const r = await new Promise<Run>((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, 'read', '--dry-run', '--idsite', '1', file], { cwd: ROOT, env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] })
+      let stdout = ''
+      let stderr = ''
+      // Like head -1: read the first line, then close the pipe.
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString()
+        if (stdout.includes('\n')) child.stdout.destroy()
+      })
+      child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+      child.on('error', reject)
+      child.on('close', (code) => { resolve({ code, stdout, stderr }) })
+    })
+    assert.equal(r.code, 1, r.stderr)
+    assert.match(r.stderr, /MF_ERR_OUTPUT_WRITE: cannot write standard output: EPIPE/)
+    assert.doesNotMatch(r.stderr, /Unhandled|\n\s+at /, 'no stack trace')
+    assert.match(r.stderr, /matomo-forward summary/)
+  })
 })
+
