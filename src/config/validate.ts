@@ -22,6 +22,14 @@ function show (value: unknown): string {
  */
 export function coerceOption (spec: OptionSpec, raw: RawValue, problems: string[]): unknown {
   const { value, origin } = raw
+  if (spec.secret === true) {
+    // A secret is never echoed, not even when it is malformed. A number is refused: YAML reads an unquoted
+    // token of digits as a number and loses digits (1.2345678901234567e+31), which Matomo would refuse.
+    if (typeof value === 'string' && value !== '') return value
+    const kind = Array.isArray(value) ? 'a list' : value === '' ? 'an empty string' : `a ${value === null ? 'null' : typeof value}`
+    problems.push(`Expected ${origin} to be a non-empty string${typeof value === 'number' ? ' (quote it in YAML: an unquoted token of digits is read as a number)' : ''}, got ${kind} (the value is not shown).`)
+    return undefined
+  }
   switch (spec.type) {
     case 'boolean': {
       if (typeof value === 'boolean') return value

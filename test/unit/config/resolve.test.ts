@@ -154,6 +154,22 @@ describe('resolveConfig', () => {
     const problems = problemsOf(() => resolveConfig(input({ flags: { 'access-token': 'SECRET123', 'access-token-file': '/nonexistent', idsite: 'x' }, env: {} })))
     assert.ok(!problems.join('\n').includes('SECRET123'))
   })
+
+  test('a malformed token in a config file is refused without echoing it; a token YAML read as a number is refused, not mangled', (t) => {
+    const dir = tmpDir(t)
+    const listFile = join(dir, 'list.yaml')
+    writeFileSync(listFile, 'accessToken: [SECRETLIST]\nidsite: 1\nmatomoUrl: https://m.example.org/\n')
+    const listProblems = problemsOf(() => resolveConfig(input({ flags: { config: listFile }, env: {} })))
+    assert.ok(listProblems.some((p) => /accessToken.*got a list \(the value is not shown\)/.test(p)), listProblems.join('\n'))
+    assert.ok(!listProblems.join('\n').includes('SECRETLIST'))
+    const numberFile = join(dir, 'number.yaml')
+    writeFileSync(numberFile, 'accessToken: 12345678901234567890123456789012\nidsite: 1\nmatomoUrl: https://m.example.org/\n')
+    const numberProblems = problemsOf(() => resolveConfig(input({ flags: { config: numberFile }, env: {} })))
+    assert.ok(numberProblems.some((p) => /accessToken.*quote it in YAML.*got a number/.test(p)), numberProblems.join('\n'))
+    assert.ok(!numberProblems.join('\n').includes('1.2345'))
+    writeFileSync(numberFile, 'accessToken: "12345678901234567890123456789012"\nidsite: 1\nmatomoUrl: https://m.example.org/\n')
+    assert.equal(resolveConfig(input({ flags: { config: numberFile }, env: {} })).accessToken, '12345678901234567890123456789012')
+  })
 })
 
 describe('normaliseMatomoUrl and redactUrl', () => {
