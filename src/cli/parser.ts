@@ -14,8 +14,8 @@ const GROUP_TITLES: Record<OptionGroup, string> = {
 }
 
 export const COMMANDS: ReadonlyArray<{ name: CommandName, usage: string, description: string }> = [
-  { name: 'read', usage: 'read <files..>', description: 'Read files once (globs, .gz, or - for standard input), forward every hit, and exit. Resumes from checkpoints.' },
-  { name: 'tail', usage: 'tail <files..>', description: 'Follow files as they grow, across rotation and truncation, and forward hits as they are written.' },
+  { name: 'read', usage: 'read [files..]', description: 'Read files once (globs, .gz, or - for standard input), forward every hit, and exit. Resumes from checkpoints.' },
+  { name: 'tail', usage: 'tail [files..]', description: 'Follow files as they grow, across rotation and truncation, and forward hits as they are written.' },
   { name: 'check', usage: 'check', description: 'Check the Matomo URL, token and site without sending any data, then exit.' }
 ]
 
@@ -75,6 +75,8 @@ export function createParser (options: { wrapHelp?: boolean } = { wrapHelp: true
     .demandCommand(1, 'Name a command: read, tail or check.')
     .recommendCommands()
     .epilogue('Exit codes: 0 all delivered or deliberately filtered/rejected; 1 stopped with undelivered hits; 2 usage or configuration; 3 finished, but Matomo rejected some hits.\nDocs: README.md, docs/errors.md.')
+  // Files are optional for yargs: a missing file is reported by config validation with every other problem
+  // (yargs would stop at the first, and an unknown flag before the files takes the first file as its value).
   for (const command of COMMANDS) {
     parser.command(command.usage, command.description, (y) => {
       if (command.name !== 'check') y.positional('files', { describe: 'Log files, globs, or - for standard input', type: 'string', array: true })

@@ -49,7 +49,9 @@ export function resolveConfig (input: ResolveInput): Config {
 
   for (const [name, value] of Object.entries(input.flags)) {
     if (!OPTIONS.some((o) => o.name === name)) {
-      problems.push(`Unknown option --${name}.`)
+      // Its value is not shown: it may be a secret given to a misspelt --access-token.
+      const took = typeof value === 'string' || Array.isArray(value) ? ' (it took the argument after it as its value)' : ''
+      problems.push(`Unknown option --${name}${took}.`)
       continue
     }
     raw.set(name, { value, origin: `--${name}` })

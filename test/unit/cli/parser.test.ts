@@ -38,7 +38,7 @@ describe('main', () => {
     const io = captureIo()
     assert.equal(await main(['--help'], io), 0)
     const help = io.out()
-    for (const needle of ['read <files..>', 'tail <files..>', 'check', 'Examples:', 'Follow live logs', 'Cron backfill', 'standard output', 'process list', 'MATOMO_FORWARD_ACCESS_TOKEN']) {
+    for (const needle of ['read [files..]', 'tail [files..]', 'check', 'Examples:', 'Follow live logs', 'Cron backfill', 'standard output', 'process list', 'MATOMO_FORWARD_ACCESS_TOKEN']) {
       assert.ok(help.includes(needle), `help includes ${needle}`)
     }
     assert.ok(!/--access-token [a-f0-9]{8,}/.test(help), 'no example puts a token on argv')
@@ -64,6 +64,18 @@ describe('main', () => {
     assert.match(err, /^MF_ERR_CONFIG_INVALID: invalid configuration:/)
     for (const needle of ['--idsite', '--matomo-url', '--exclude-pattern', '--format', '--bogus']) assert.ok(err.includes(needle), `mentions ${needle}: ${err}`)
     assert.equal(io.out(), '')
+  })
+
+  test('an unknown flag before the files does not hide the other problems (it takes the file as its value)', async () => {
+    const io = captureIo({ stdin: '' })
+    const code = await main(['read', '--acess-token', 'TOPSECRET', '--idsite', 'x'], io)
+    assert.equal(code, 2)
+    const err = io.err()
+    assert.match(err, /^MF_ERR_CONFIG_INVALID: invalid configuration:/)
+    assert.match(err, /Unknown option --acess-token \(it took the argument after it as its value\)/)
+    assert.match(err, /--idsite to be an integer/)
+    assert.match(err, /Name at least one file/)
+    assert.ok(!err.includes('TOPSECRET'), 'the value of a misspelt token option is not shown')
   })
 
   test('--access-token on argv works but warns; the token is never printed', async () => {
