@@ -1,6 +1,6 @@
 // The reject file: one NDJSON record per rejected line (reason, source, line, offset, raw line).
-import { createWriteStream, fsync, mkdirSync, type WriteStream } from 'node:fs'
-import { dirname } from 'node:path'
+import { accessSync, constants, createWriteStream, existsSync, fsync, mkdirSync, statSync, type WriteStream } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { once } from 'node:events'
 import { errors } from '../errors.js'
 
@@ -24,8 +24,12 @@ export interface RejectWriter {
   close: () => Promise<void>
 }
 
-/** Opens lazily: no file is created for a run without rejects. */
+/**
+ * Opens lazily: no file is created for a run without rejects. Whether it could be written is checked at once
+ * (MF_ERR_OUTPUT_WRITE before any input is read), not found out at the first bad line.
+ */
 export function createRejectWriter (path: string): RejectWriter {
+  checkWritable(path)
   let stream: WriteStream | undefined
   let failure: Error | undefined
   /** Records written since the last flush. */
@@ -33,7 +37,8 @@ export function createRejectWriter (path: string): RejectWriter {
   const open = (): WriteStream => {
     mkdirSync(dirname(path), { recursive: true })
     const s = createWriteStream(path, { flags: 'a' })
-    s.on('error', (err) => { failure = err })
+    // The first error is the cause (EACCES, ENOSPC); later writes only add "stream destroyed".
+    s.on('error', (err) => { failure ??= err })
     return s
   }
   return {
@@ -67,5 +72,23 @@ export function createRejectWriter (path: string): RejectWriter {
       }
       if (failure !== undefined) throw errors.MF_ERR_OUTPUT_WRITE(path, failure.message, { cause: failure })
     }
+  }
+}
+
+/** The file if it exists, else the nearest existing directory it would be created under, must be writable. */
+function checkWritable (path: string): void {
+  let target = resolve(path)
+  try {
+    if (existsSync(target)) {
+      if (!statSync(target).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' })
+    } else {
+      while (!existsSync(target)) target = dirname(target)
+      if (!statSync(target).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' })
+    }
+    accessSync(target, constants.W_OK)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const what = code === 'ENOTDIR' ? ` (${target} is not a directory)` : target === resolve(path) ? '' : ` (${target} is not writable)`
+    throw errors.MF_ERR_OUTPUT_WRITE(path, `${code ?? (err as Error).message}${what}`, { cause: err })
   }
 }

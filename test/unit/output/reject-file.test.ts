@@ -1,6 +1,6 @@
 // Reject file: records are appended as NDJSON; flush() resolves once they are on disk.
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { createRejectWriter } from '../../../src/output/reject-file.js'
@@ -16,4 +16,15 @@ describe('createRejectWriter', () => {
     assert.equal(readFileSync(path, 'utf8').trim().split('\n').length, 3)
     await writer.close()
   })
+
+  test('a reject file that cannot be written is reported when the writer is made, before any input is read', (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'afile'), '')
+    assert.throws(() => createRejectWriter(join(dir, 'afile', 'sub', 'rejects.ndjson')), { code: 'MF_ERR_OUTPUT_WRITE', message: /ENOTDIR \(.*afile is not a directory\)/ })
+    assert.throws(() => createRejectWriter(dir), { code: 'MF_ERR_OUTPUT_WRITE', message: /EISDIR/ })
+    const later = join(dir, 'new', 'deeper', 'rejects.ndjson')
+    createRejectWriter(later)
+    assert.equal(existsSync(later), false, 'still created only at the first reject')
+  })
 })
+
