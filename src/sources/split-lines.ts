@@ -38,7 +38,6 @@ export class LineSplitter {
   private lineBytes = 0
   /** Set once the current line is known to be too long: its first bytes. */
   private overflowHead: string | undefined
-  private atFileStart: boolean
 
   constructor (handler: LineHandler, options: SplitterOptions) {
     this.handler = handler
@@ -46,7 +45,6 @@ export class LineSplitter {
     this.offset = options.startOffset ?? 0
     this.start = this.offset
     this.lineNo = options.startLine ?? 0
-    this.atFileStart = this.offset === 0
   }
 
   /** Offset where the current unfinished line starts: everything before it has been handed out. */
@@ -134,7 +132,6 @@ export class LineSplitter {
     this.start = this.offset
     this.overflowHead = undefined
     this.lineBytes = 0
-    this.atFileStart = false
     this.lineNo++
     this.handler.tooLong(head, this.lineNo, start, this.offset)
   }
@@ -144,10 +141,8 @@ export class LineSplitter {
     const start = this.start
     this.start = this.offset
     if (to > from && buf[to - 1] === CR) to--
-    if (this.atFileStart) {
-      this.atFileStart = false
-      if (buf[from] === 0xef && buf[from + 1] === 0xbb && buf[from + 2] === 0xbf) from += 3
-    }
+    // A UTF-8 BOM starts a file written by some Windows tools, and any line of files concatenated from them.
+    if (buf[from] === 0xef && buf[from + 1] === 0xbb && buf[from + 2] === 0xbf) from += 3
     this.lineNo++
     this.handler.line(buf.toString('utf8', from, to), this.lineNo, start, this.offset)
   }

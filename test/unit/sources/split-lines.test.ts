@@ -39,15 +39,15 @@ describe('LineSplitter', () => {
     assert.deepEqual(split('ab\ncd').map((s) => [s.text, s.start, s.end]), [['ab', 0, 3], ['cd', 3, 5]])
   })
 
-  test('strips CR of CRLF, and a UTF-8 BOM at the start of the file only', () => {
-    const seen = split(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('a\r\n\ufeffb\r\n')]))
-    assert.deepEqual(seen.map((s) => s.text), ['a', '\ufeffb'])
-    assert.deepEqual(seen.map((s) => s.end), [6, 12])
+  test('strips CR of CRLF, and a UTF-8 BOM at the start of any line (files concatenated with their BOMs)', () => {
+    const seen = split(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('a\r\n\ufeffb\r\nc\ufeff\n')]))
+    assert.deepEqual(seen.map((s) => s.text), ['a', 'b', 'c\ufeff'])
+    assert.deepEqual(seen.map((s) => s.end), [6, 12, 17])
   })
 
-  test('no BOM stripping when resuming mid-file', () => {
+  test('a BOM is stripped when resuming mid-file too, offsets unchanged', () => {
     const seen = split(Buffer.from([0xef, 0xbb, 0xbf, 0x61, 0x0a]), { startOffset: 100 })
-    assert.equal(seen[0]?.text, '\ufeffa')
+    assert.equal(seen[0]?.text, 'a')
     assert.deepEqual([seen[0]?.start, seen[0]?.end], [100, 105])
   })
 
@@ -108,7 +108,7 @@ describe('LineSplitter', () => {
         let body = Buffer.from(l)
         // A CR before the LF (or at the very end of the input) is part of the line terminator.
         if (body.at(-1) === 0x0d) body = body.subarray(0, -1)
-        if (start === 0 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) body = body.subarray(3)
+        if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) body = body.subarray(3)
         expected.push([body.toString('utf8'), start, end])
         start = end
       })
