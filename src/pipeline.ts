@@ -15,7 +15,7 @@ import { createRejectWriter, type RejectWriter } from './output/reject-file.js'
 import { createDryRunSink } from './sink/dry-run-sink.js'
 import type { DeliveryTuning } from './sink/matomo-sink.js'
 import type { HitSink } from './sink/sink.js'
-import { compilePatterns, expandInputs, STDIN } from './sources/expand-inputs.js'
+import { compilePatterns, describeUnmatched, expandInputs, STDIN } from './sources/expand-inputs.js'
 import { identityOf, readHead } from './sources/fingerprint.js'
 import { streamFromHandle } from './sources/read-file.js'
 import { LineSplitter } from './sources/split-lines.js'
@@ -95,7 +95,10 @@ export async function forward (options: ForwardOptions): Promise<Summary> {
   const { config } = options
   const expanded = await expandInputs(config.files, options.cwd ?? process.cwd())
   // Reported before any input is read: a cron job with a mistyped path fails loudly, not silently.
-  if (expanded.unmatched.length > 0) throw errors.MF_ERR_SOURCE_NO_MATCH(expanded.unmatched.join(', '))
+  if (expanded.unmatched.length > 0) {
+    const cwd = options.cwd ?? process.cwd()
+    throw errors.MF_ERR_SOURCE_NO_MATCH((await Promise.all(expanded.unmatched.map(async (given) => await describeUnmatched(given, cwd)))).join(', '))
+  }
   const run = await openRun(options, expanded.inputs.some((input) => input !== STDIN))
   const tracked: TrackedFile[] = []
   run.outstanding = () => sumOutstanding(run.untracked) + sumOutstanding(tracked.map((t) => t.progress))

@@ -86,6 +86,16 @@ export async function expandInputs (args: readonly string[], cwd: string): Promi
   return { inputs, unmatched }
 }
 
+/** An unmatched argument for the error message, with a hint when it names a directory. */
+export async function describeUnmatched (given: string, cwd: string): Promise<string> {
+  try {
+    if ((await stat(resolve(cwd, given))).isDirectory()) return `${given} (a directory: name its files, e.g. ${join(given, '*.log')})`
+  } catch {
+    // Missing: the argument as given says it.
+  }
+  return given
+}
+
 /** Anything readable but a directory: regular files, and /dev/stdin or named pipes given by name. */
 const STDIN_ALIASES = new Set(['/dev/stdin', '/dev/fd/0', '/proc/self/fd/0'])
 

@@ -166,6 +166,15 @@ export function createTailSet (options: TailSetOptions): TailSet {
     const initial = !started
     started = true
     const found = await scan()
+    if (initial) {
+      // Not an error (the file may appear later, and is then read from its start), but say so: a mistyped
+      // path would otherwise wait in silence.
+      for (const pattern of patterns) {
+        if (![...found.keys()].some((path) => pattern.matches(path))) {
+          logger.warn({ pattern: pattern.given }, `no file matches ${pattern.given} yet; waiting for one to appear`)
+        }
+      }
+    }
     const pathByKey = new Map<string, string>()
     for (const [path, info] of found) pathByKey.set(`${info.dev}:${info.ino}`, path)
     for (const key of skipped.keys()) if (!pathByKey.has(key)) skipped.delete(key)

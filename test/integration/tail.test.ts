@@ -3,11 +3,13 @@ import assert from 'node:assert/strict'
 import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Writable } from 'node:stream'
 import { describe, test } from 'node:test'
 import { gzipSync } from 'node:zlib'
 import { CHECKPOINT_FILE, type CheckpointEntry } from '../../src/checkpoint/store.js'
 import { tail } from '../../src/pipeline.js'
 import type { Summary } from '../../src/summary.js'
+import { createLogger } from '../../src/log.js'
 import { silentLogger, testConfig } from '../helpers/config.js'
 import { accessLine, accessLines } from '../helpers/log-lines.js'
 import { createTestSink, type TestSink } from '../helpers/test-sink.js'
@@ -230,6 +232,20 @@ describe('tail', () => {
     // Rewritten in place: same dev:ino, other content, as a new file on a reused inode would be.
     writeFileSync(log, accessLines(10, 13))
     await received(tailing.sink, ids(10, 13), 'the plain file at the skipped inode')
+  })
+
+  test('a pattern that matches nothing at start is warned about once, and a file that appears later is read', async (t) => {
+    const { dir } = setup(t)
+    const logs: string[] = []
+    const logger = createLogger('warn', new Writable({ write (chunk, _e, cb) { logs.push(String(chunk)); cb() } }))
+    const sink = createTestSink()
+    const controller = new AbortController()
+    const running = tail({ config: testConfig('tail', ['app-*.log'], join(dir, 'state'), { 'start-at': 'beginning' }), logger, sink, cwd: dir, signal: controller.signal, pollIntervalMs: 20 })
+    t.after(async () => { controller.abort(); await running.catch(() => undefined) })
+    await waitFor('the warning', () => logs.some((l) => l.includes('no file matches app-*.log yet')))
+    writeFileSync(join(dir, 'app-1.log'), accessLines(0, 2))
+    await received(sink, ids(0, 2), 'the file that appeared')
+    assert.equal(logs.filter((l) => l.includes('no file matches')).length, 1, 'warned once')
   })
 })
 

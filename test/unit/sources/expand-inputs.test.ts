@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { compareRotation, compilePatterns, expandInputs } from '../../../src/sources/expand-inputs.js'
+import { compareRotation, compilePatterns, describeUnmatched, expandInputs } from '../../../src/sources/expand-inputs.js'
 import { tmpDir } from '../../helpers/tmp.js'
 
 describe('compareRotation', () => {
@@ -32,6 +32,13 @@ describe('expandInputs', () => {
     mkdirSync(join(dir, 'sub'))
     const result = await expandInputs(['missing.log', 'nothing-*.log', 'sub'], dir)
     assert.deepEqual(result.unmatched, ['missing.log', 'nothing-*.log', 'sub'])
+  })
+
+  test('an unmatched directory is described with a hint', async (t) => {
+    const dir = tmpDir(t)
+    mkdirSync(join(dir, 'sub'))
+    assert.equal(await describeUnmatched('sub', dir), 'sub (a directory: name its files, e.g. sub/*.log)')
+    assert.equal(await describeUnmatched('missing.log', dir), 'missing.log')
   })
 
   test('takes a file whose name looks like a glob literally', async (t) => {
