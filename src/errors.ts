@@ -68,7 +68,6 @@ function define (code: string, def: Definition): ErrorFactory {
 export const errors = {
   // CONFIG: detected at start, before any input byte is read.
   MF_ERR_CONFIG_INVALID: define('MF_ERR_CONFIG_INVALID', { template: 'invalid configuration:\n%s', exitCode: EXIT.usage }),
-  MF_ERR_CONFIG_FILE: define('MF_ERR_CONFIG_FILE', { template: 'cannot read config file %s: %s', exitCode: EXIT.usage }),
   MF_ERR_CONFIG_TOKEN_REQUIRED: define('MF_ERR_CONFIG_TOKEN_REQUIRED', { template: 'line %d of %s was logged at %s, more than 24 hours ago: Matomo records hits that old only with a token that has write access to the site. Give the token with --access-token-file or MATOMO_FORWARD_ACCESS_TOKEN (nothing was sent)', exitCode: EXIT.usage }),
   // SOURCE: input files.
   MF_ERR_SOURCE_UNREADABLE: define('MF_ERR_SOURCE_UNREADABLE', { template: 'cannot read %s: %s', exitCode: EXIT.undelivered }),
