@@ -17,7 +17,7 @@ import type { DeliveryTuning } from './sink/matomo-sink.js'
 import type { HitSink } from './sink/sink.js'
 import { compilePatterns, describeUnmatched, expandInputs, STDIN } from './sources/expand-inputs.js'
 import { identityOf, readHead } from './sources/fingerprint.js'
-import { streamFromHandle } from './sources/read-file.js'
+import { gunzipIfCompressed, streamFromHandle } from './sources/read-file.js'
 import { LineSplitter } from './sources/split-lines.js'
 import { feedLines } from './sources/feed-lines.js'
 import type { TailSet } from './sources/tail-set.js'
@@ -106,12 +106,12 @@ export async function forward (options: ForwardOptions): Promise<Summary> {
   /** The first input that could not be read: the others are still read, and the run ends with its error. */
   let unreadable: unknown
   try {
-    for (const input of expanded.inputs) {
+    for (const [index, input] of expanded.inputs.entries()) {
       if (run.signal?.aborted === true) break
       try {
         if (input === STDIN) {
           const progress = untrackedSource(run)
-          await readStream(run, options.stdin ?? process.stdin, progress, 0, 0)
+          await readStream(run, gunzipIfCompressed(options.stdin ?? process.stdin), progress, 0, 0)
         } else {
           await readFile(run, input, tracked)
         }
@@ -119,7 +119,8 @@ export async function forward (options: ForwardOptions): Promise<Summary> {
         // One damaged or vanished file (a truncated .gz, a permission change) must not keep every later file,
         // often the live log, from being read on every cron run. What was read of it stays checkpointed.
         if (!isForwardError(err) || err.code !== 'MF_ERR_SOURCE_UNREADABLE') throw err
-        run.logger.error({ err }, `${err.message}; going on with the other inputs (the run will exit ${err.exitCode})`)
+        // Reported at the end as the run's error; said now only if other inputs follow.
+        if (index < expanded.inputs.length - 1) run.logger.error({ code: err.code, source: input }, `${err.message}; going on with the other inputs (the run will exit ${err.exitCode})`)
         unreadable ??= err
       }
     }
@@ -162,7 +163,7 @@ export async function tail (options: TailOptions): Promise<Summary> {
   if (config.files.includes(STDIN)) {
     // Standard input is read to its end alongside the files; it has no checkpoint.
     const progress = untrackedSource(run)
-    jobs.push(readStream(run, options.stdin ?? process.stdin, progress, 0, 0, signal).catch(stopOthers))
+    jobs.push(readStream(run, gunzipIfCompressed(options.stdin ?? process.stdin), progress, 0, 0, signal).catch(stopOthers))
   }
   await Promise.allSettled(jobs)
   try {
@@ -302,7 +303,7 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
       // /dev/stdin, a named pipe, <(process substitution): a stream with no size and no identity to resume by.
       // Read it like standard input (no checkpoint), never with positional reads, which a pipe cannot do.
       logger.info({ path }, `${path} is not a regular file: read as a stream, without a checkpoint`)
-      await readStream(run, handle.createReadStream({ autoClose: false, highWaterMark: 256 * 1024 }), untrackedSource(run, path), 0, 0)
+      await readStream(run, gunzipIfCompressed(handle.createReadStream({ autoClose: false, highWaterMark: 256 * 1024 })), untrackedSource(run, path), 0, 0)
       return
     }
     // The same file under two names (a symlink like current.log, a hard link) is read once per run: its first

@@ -69,3 +69,60 @@ function skipBytes (source: Readable, count: number): Readable {
   // Readable.from keeps back pressure through the generator.
   return (source.constructor as typeof Readable).from(skipBytesGen(source, count), { objectMode: false })
 }
+
+/**
+ * A stream with no identity (standard input, a named pipe), decompressed when its first bytes are gzip's magic:
+ * `cat access.log.2.gz | matomo-forward read -` works like naming the file. Back pressure is kept; destroying
+ * the result (an abort) destroys the source at once, so an idle pipe does not keep the process alive.
+ */
+export function gunzipIfCompressed (source: Readable): Readable {
+  const out = (source.constructor as typeof Readable).from(sniffGzip(source), { objectMode: false })
+  out.once('close', () => { source.destroy() })
+  return out
+}
+
+const asBuffer = (chunk: Buffer | string): Buffer => typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+
+async function * sniffGzip (source: Readable): AsyncGenerator<Buffer> {
+  const chunks = (source as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]()
+  let head = Buffer.alloc(0)
+  while (head.length < 2) {
+    const next = await chunks.next()
+    if (next.done === true) break
+    head = Buffer.concat([head, asBuffer(next.value)])
+  }
+  if (head.length < 2 || head[0] !== 0x1f || head[1] !== 0x8b) {
+    if (head.length > 0) yield head
+    for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) yield asBuffer(next.value)
+    return
+  }
+  const gunzip = createGunzip({ chunkSize: READ_CHUNK_BYTES })
+  /** Resolves when gunzip takes more input, or is gone (then feeding stops). */
+  const writable = async (): Promise<void> => await new Promise<void>((resolve) => {
+    const done = (): void => {
+      gunzip.off('drain', done)
+      gunzip.off('close', done)
+      resolve()
+    }
+    gunzip.on('drain', done)
+    gunzip.on('close', done)
+  })
+  const feed = (async (): Promise<void> => {
+    try {
+      if (!gunzip.write(head)) await writable()
+      for (let next = await chunks.next(); next.done !== true && !gunzip.destroyed; next = await chunks.next()) {
+        if (!gunzip.write(asBuffer(next.value))) await writable()
+      }
+      gunzip.end()
+    } catch (err) {
+      gunzip.destroy(err as Error)
+    }
+  })()
+  try {
+    yield * (gunzip as AsyncIterable<Buffer>)
+  } finally {
+    gunzip.destroy()
+    source.destroy()
+    await feed
+  }
+}

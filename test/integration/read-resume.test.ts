@@ -178,6 +178,19 @@ describe('read with checkpoints', () => {
     assert.deepEqual(checkpoints(join(dir, 'state')).map((e) => e.path), [join(dir, 'a.log')])
   })
 
+  test('gzip on standard input is decompressed (cat access.log.2.gz | matomo-forward read -), whatever the chunking', async (t) => {
+    const dir = tmpDir(t)
+    const gz = gzipSync(accessLines(0, 500))
+    // The magic bytes arrive one by one, then the rest in odd pieces.
+    const pieces = [gz.subarray(0, 1), gz.subarray(1, 2), gz.subarray(2, 777), gz.subarray(777)]
+    const sink = await run(dir, ['-'], {}, {}, { stdin: Readable.from(pieces) })
+    assert.deepEqual(sink.acked, ids(0, 500))
+    const plain = await run(dir, ['-'], {}, {}, { stdin: Readable.from([Buffer.from('{'), Buffer.from(accessLines(0, 3).slice(1))]) })
+    assert.deepEqual(plain.acked, ids(0, 3), 'plain text, even with a first chunk of one byte')
+    const empty = await run(dir, ['-'], {}, {}, { stdin: Readable.from([]) })
+    assert.deepEqual(empty.pushed, [])
+  })
+
   test('a pattern that matches nothing is reported before anything is read', async (t) => {
     const dir = tmpDir(t)
     writeFileSync(join(dir, 'a.log'), accessLines(0, 2))
