@@ -1,8 +1,9 @@
 // The checkpoint store of one --state-dir: per file identity, the offset below which every line is done; versioned, atomic, locked.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { open, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { errors } from '../errors.js'
+import { makeDirs } from '../output/make-dirs.js'
 import type { Logger } from '../log.js'
 import { CheckpointJournal, JOURNAL_FILE, readJournal } from './journal.js'
 import { FINGERPRINT_BYTES, hashHead, headMatches, identityKey, isFullFingerprint, type FileIdentity, type FileStatIds } from '../sources/fingerprint.js'
@@ -118,7 +119,7 @@ export class CheckpointStore {
   static async open (dir: string, options: CheckpointStoreOptions = {}): Promise<CheckpointStore> {
     const store = new CheckpointStore(dir, options)
     try {
-      await mkdir(dir, { recursive: true, mode: 0o700 })
+      makeDirs(dir, 0o700)
     } catch (err) {
       throw errors.MF_ERR_CHECKPOINT_WRITE(dir, (err as Error).message, { cause: err })
     }

@@ -1,8 +1,9 @@
 // The reject file: one NDJSON record per rejected line (reason, source, line, offset, raw line).
-import { accessSync, constants, createWriteStream, existsSync, fsync, mkdirSync, statSync, type WriteStream } from 'node:fs'
+import { accessSync, constants, createWriteStream, existsSync, fsync, statSync, type WriteStream } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { once } from 'node:events'
 import { errors } from '../errors.js'
+import { makeDirs } from './make-dirs.js'
 
 export interface RejectRecord {
   reason: string
@@ -35,7 +36,7 @@ export function createRejectWriter (path: string): RejectWriter {
   /** Records written since the last flush. */
   let unflushed = false
   const open = (): WriteStream => {
-    mkdirSync(dirname(path), { recursive: true })
+    makeDirs(dirname(path))
     const s = createWriteStream(path, { flags: 'a' })
     // The first error is the cause (EACCES, ENOSPC); later writes only add "stream destroyed".
     s.on('error', (err) => { failure ??= err })
