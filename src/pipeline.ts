@@ -252,8 +252,9 @@ async function finishRun (run: Run, failure: unknown): Promise<void> {
   } catch (err) {
     problems.push(err)
   }
-  // Hits read and never acknowledged (stopped, given up, cut off): counted, and the exit code says so.
-  run.summary.hitsPendingAtExit = run.outstanding()
+  // Hits Matomo never answered (stopped, given up, cut off): counted, and the exit code says so. A sink that
+  // does not send (tests) counts what was never acknowledged.
+  run.summary.hitsPendingAtExit = run.sink.unanswered ?? run.outstanding()
   try {
     await run.writer?.stop()
   } catch (err) {

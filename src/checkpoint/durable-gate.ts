@@ -114,6 +114,9 @@ function budgetGate (inner: HitSink, limit: number): DurableGate {
     drained: async () => { await inner.drained() },
     end: async () => { await inner.end() },
     stopped: inner.stopped,
+    get unanswered (): number | undefined {
+      return inner.unanswered
+    },
     durable: budget.durable,
     get held (): number {
       return budget.held
@@ -152,6 +155,9 @@ function pushCountingGate (inner: HitSink, limit: number): DurableGate {
     },
     get saturated (): boolean {
       return held >= limit || inner.saturated
+    },
+    get unanswered (): number | undefined {
+      return inner.unanswered
     },
     async drained (): Promise<void> {
       for (;;) {

@@ -436,6 +436,7 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
         summary.hitsTracked += outcome.tracked
         summary.hitsInvalid += outcome.invalid
         summary.hitsUnaccounted += outcome.missing
+        settle(batch) // answered (and counted above), though not acknowledged
         fail(errors.MF_ERR_SINK_UNACCOUNTED(
           `${describeRange(hits)}: ${hits.length} sent, ${outcome.tracked} tracked, ${outcome.invalid} invalid, ${outcome.missing} unaccounted`,
           'Matomo skipped some (database lock wait timeouts under concurrent load, or tracking disabled with record_statistics=0). ' +
@@ -539,6 +540,9 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
       await new Promise<void>((resolve, reject) => { drainWaiters.push({ resolve, reject }) })
     },
     stopped: failed,
+    get unanswered () {
+      return buffered
+    },
     get inFlight () {
       let busy = 0
       for (const lane of lanes) if (lane.busy) busy++

@@ -35,6 +35,11 @@ export interface HitSink {
   useBudget?: (budget: SendBudget) => void
   /** Requests in flight now (a sink that sends). */
   readonly inFlight?: number
+  /**
+   * Hits taken and not answered by Matomo yet (a sink that sends): the summary's "unanswered" at exit. Hits
+   * answered but not acknowledged (unaccounted, held as all invalid) are counted in tracked/invalid instead.
+   */
+  readonly unanswered?: number | undefined
   /** Set by the pipeline: called when the last request in flight was answered. */
   onQuiet?: (() => void) | undefined
 }

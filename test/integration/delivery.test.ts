@@ -156,4 +156,18 @@ describe('delivery (integration)', () => {
     await forward({ config: again, logger: createLogger('silent') })
     assert.equal(matomo.hits.length - sentBefore, 5000, 'the next run sends every line')
   })
+
+  test('the summary adds up when a run stops on an answered batch it could not acknowledge: each hit in one bucket', async (t) => {
+    for (const script of [{ kind: 'tracked_less', missing: 2 }, { kind: 'counts_only', invalid: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] }] as const) {
+      // tracked_less: Matomo skipped 2 (unaccounted, the batch is not acknowledged); counts_only with every hit
+      // invalid and a token never proven: held, then MF_ERR_SINK_AUTH. Neither is "unanswered".
+      const r = await run(t, 30, { concurrency: 1, 'batch-size': 10 }, { script: () => script })
+      await assert.rejects(r.result)
+      const s = r.summary
+      assert.ok(s.hitsSent > 0)
+      assert.equal(s.hitsTracked + s.hitsInvalid + s.hitsUnaccounted, s.hitsSent, `${script.kind}: every hit sent is counted once`)
+      assert.ok(s.hitsPendingAtExit <= s.hits - s.hitsSent, `${script.kind}: pending ${s.hitsPendingAtExit} counts no answered hit`)
+    }
+  })
 })
+
