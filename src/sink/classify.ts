@@ -38,7 +38,7 @@ interface BulkAnswerJson {
 export function classifyAnswer (answer: HttpAnswer, sent: number, context: ClassifyContext, now: number = Date.now()): Outcome {
   const { status } = answer
   const where = context.display
-  if (status === 200) return classifyOk(answer, sent, context)
+  if (status === 200) return classifyOk(answer, sent, context, now)
   if (status === 204) {
     return fatalConfig(where, 'it answered 204 No Content, without the tracked/invalid counts of a bulk answer. Something set send_image=0 in the body, or a queue or proxy took the batch; whether these hits were recorded is unknown. Point --matomo-url at matomo.php itself and check the QueuedTracking plugin')
   }
@@ -72,7 +72,7 @@ export function classifyAnswer (answer: HttpAnswer, sent: number, context: Class
   return { kind: 'fatal', error: errors.MF_ERR_SINK_REFUSED(where, `HTTP ${status}${snippet(answer, context)}`) }
 }
 
-function classifyOk (answer: HttpAnswer, sent: number, context: ClassifyContext): Outcome {
+function classifyOk (answer: HttpAnswer, sent: number, context: ClassifyContext, now: number): Outcome {
   const where = context.display
   if (!isJson(answer)) {
     if (answer.contentType === 'image/gif' || answer.body.startsWith('GIF8')) {
@@ -92,7 +92,7 @@ function classifyOk (answer: HttpAnswer, sent: number, context: ClassifyContext)
   if (json === null || typeof json !== 'object' || Array.isArray(json) || typeof json.status !== 'string') {
     return fatalConfig(where, `it answered JSON that is not a bulk tracking answer${snippet(answer, context)}`)
   }
-  if (json.status !== 'success') return retry('status_error', `HTTP 200 with status "${json.status}"${snippet(answer, context)}`, answer, 0)
+  if (json.status !== 'success') return retry('status_error', `HTTP 200 with status "${json.status}"${snippet(answer, context)}`, answer, now)
   const tracked = json.tracked
   const invalid = json.invalid
   if (!isCount(tracked) || !isCount(invalid)) {

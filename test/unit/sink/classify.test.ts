@@ -59,6 +59,16 @@ const ROWS: Row[] = [
 ]
 
 describe('classifyAnswer', () => {
+  test('an HTTP-date Retry-After is counted from now, on a 200 status error as on a 503', () => {
+    const now = Date.UTC(2026, 10, 25, 12, 0, 0)
+    const date = new Date(now + 5000).toUTCString()
+    for (const a of [answer(200, json({ status: 'error', tracked: 0, invalid: 0 }), 'application/json', date), answer(503, '', 'text/html', date)]) {
+      const outcome = classifyAnswer(a, 2, context, now)
+      assert.equal(outcome.kind, 'retry')
+      assert.equal((outcome as { retryAfterMs?: number }).retryAfterMs, 5000, `HTTP ${a.status}`)
+    }
+  })
+
   for (const row of ROWS) {
     test(row.name, () => {
       const outcome = classifyAnswer(row.answer, row.sent, context)
