@@ -2,6 +2,7 @@
 import type { SourceProgress, Ticket } from './ack/source-progress.js'
 import type { Config } from './config/types.js'
 import { errors } from './errors.js'
+import { AUTO_CONCURRENCY_CEILING } from './sink/adaptive-concurrency.js'
 import { isLineIssue, reject, type JsonRecord, type LineIssue } from './formats/access-entry.js'
 import { createContainerLine, parseCriLine, PartialLines, unwrapDocker, type JoinedLine } from './formats/container.js'
 import { ambiguity, formatsFitting, noFit, DETECTION_MAX_LINES } from './formats/detect.js'
@@ -53,6 +54,8 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
     oldHitsNeedToken: !config.dryRun
   })
   const explicitFormat = chooseFormat(config.format, config.fields)
+  /** Half the duplicate bound (concurrency × batch size): see giveUpStalePartials. */
+  const partialPatience = Math.max(1, Math.floor((config.concurrency === 'auto' ? AUTO_CONCURRENCY_CEILING : config.concurrency) * config.batchSize / 2))
   const limiter = createRateLimiter()
 
   /**
@@ -176,6 +179,7 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
        * that is known, even at the end of the input); every later piece counts as filtered partial_line_joined.
        */
       const containerLine = (raw: string, lineNo: number, start: number, end: number): void => {
+        if (partials.size > 0) giveUpStalePartials()
         const { stream, content } = unwrapped
         const open = partials.has(stream)
         if (unwrapped.partial) {
@@ -183,7 +187,7 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
             summary.filter('partial_line_joined')
             partials.add(stream, content, end)
           } else {
-            partials.begin(stream, content, lineNo, start, end, progress.hold(start, end, lineNo))
+            partials.begin(stream, content, lineNo, start, end, progress.hold(start, end, lineNo), summary.hits)
           }
           return
         }
@@ -199,6 +203,19 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
         summary.filter('partial_line_joined')
         const joined = partials.finish(stream, content, end) as JoinedLine<Ticket>
         dispatch(joined.text, joined.tooLong ? tooLongIssue(joined.bytes) : parseJsonLine(joined.text), joined.lineNo, joined.start, end, joined.token)
+      }
+
+      /**
+       * A piece whose last piece has not come while PARTIAL_PATIENCE hits of other streams followed it is
+       * processed as it is (as at the end of the input). It holds the checkpoint, so the hits after it cannot
+       * become durable: waiting longer would fill the duplicate bound and stop the reader for good (deadlock).
+       */
+      const giveUpStalePartials = (): void => {
+        for (const joined of partials.drainBegunBefore(summary.hits - partialPatience)) {
+          logger.warn({ source: progress.name, line: joined.lineNo, stream: joined.stream },
+            `line ${joined.lineNo} of ${progress.name} (${joined.stream}) is a partial container line whose last piece did not come while ${partialPatience} hits followed it; processed as it is`)
+          dispatch(joined.text, joined.tooLong ? tooLongIssue(joined.bytes) : parseJsonLine(joined.text), joined.lineNo, joined.start, lastEnd, joined.token)
+        }
       }
 
       return {
@@ -232,7 +249,7 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
             const stream = unwrapped.stream
             if (partials.has(stream)) summary.filter('partial_line_joined')
             if (unwrapped.partial) {
-              if (!partials.has(stream)) partials.begin(stream, '', lineNo, start, end, progress.hold(start, end, lineNo))
+              if (!partials.has(stream)) partials.begin(stream, '', lineNo, start, end, progress.hold(start, end, lineNo), summary.hits)
               partials.overflow(stream, unwrapped.content, end)
               return
             }

@@ -88,7 +88,7 @@ const HEAD_CHARS = 1024
  * Bounded: once an entry passes maxBytes its pieces are dropped and it ends as too long, head kept.
  */
 export class PartialLines<T> {
-  private readonly open = new Map<string, JoinedLine<T> & { pieces: string[] }>()
+  private readonly open = new Map<string, JoinedLine<T> & { pieces: string[], mark: number }>()
   private readonly maxBytes: number
 
   constructor (maxBytes: number) {
@@ -103,11 +103,22 @@ export class PartialLines<T> {
     return this.open.has(stream)
   }
 
-  /** First piece of an entry of `stream` (none may be open for it). */
-  begin (stream: string, piece: string, lineNo: number, start: number, end: number, token: T): void {
-    const entry = { text: '', tooLong: false, bytes: 0, lineNo, start, end, token, pieces: [] as string[] }
+  /** First piece of an entry of `stream` (none may be open for it). `mark`: the caller's count when it began. */
+  begin (stream: string, piece: string, lineNo: number, start: number, end: number, token: T, mark = 0): void {
+    const entry = { text: '', tooLong: false, bytes: 0, lineNo, start, end, token, mark, pieces: [] as string[] }
     this.open.set(stream, entry)
     this.append(entry, piece, end)
+  }
+
+  /** Closes and returns the entries begun at a mark below `mark` (their last piece is given up on), oldest first. */
+  drainBegunBefore (mark: number): Array<JoinedLine<T> & { stream: string }> {
+    const stale: Array<JoinedLine<T> & { stream: string }> = []
+    for (const [stream, entry] of this.open) {
+      if (entry.mark >= mark) continue
+      this.open.delete(stream)
+      stale.push({ ...close(entry), stream })
+    }
+    return stale.sort((a, b) => a.start - b.start)
   }
 
   /** A middle piece of the open entry of `stream`. */

@@ -170,5 +170,19 @@ describe('delivery (integration)', () => {
       assert.ok(s.hitsPendingAtExit <= s.hits - s.hitsSent, `${script.kind}: pending ${s.hitsPendingAtExit} counts no answered hit`)
     }
   })
+
+  test('a container line whose last piece never comes does not stall the run once the duplicate bound of hits follows it', { timeout: 30_000 }, async (t) => {
+    // Docker json-file: a partial stdout piece, then stderr hits. The piece holds the checkpoint; waiting for
+    // its last piece forever filled the bound (concurrency x batch size) with hits that could never be durable.
+    const time = new Date().toISOString()
+    const recent = Date.now() - 60_000
+    let text = JSON.stringify({ log: line(0, 1, recent).slice(0, 40), stream: 'stdout', time }) + '\n'
+    for (let n = 1; n <= 100; n++) text += JSON.stringify({ log: line(n, n % 5, recent), stream: 'stderr', time }) + '\n'
+    const r = await run(t, text, { concurrency: 1, 'batch-size': 10 })
+    const summary = await r.result
+    assert.equal(r.matomo.hits.length, 100)
+    assert.equal(summary.rejected.get('invalid_json'), 1, 'the unfinished piece is processed as it is')
+    assert.ok(r.logs.some((l) => l.includes('partial container line whose last piece did not come')))
+  })
 })
 
