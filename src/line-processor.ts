@@ -123,6 +123,8 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
       /** Pieces of long container lines waiting for their last piece, per stream. */
       const partials = new PartialLines<Ticket>(config.maxLineBytes)
       const unwrapped = createContainerLine()
+      /** Hits of this source processed while a container piece was open (they cannot become durable past it). */
+      let hitsBehindPartials = 0
       /** End offset of the last line read: progress ends only ever move forward. */
       let lastEnd = 0
 
@@ -164,7 +166,13 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
 
       const dispatch = (raw: string, record: JsonRecord | LineIssue, lineNo: number, start: number, end: number, ticket: Ticket | undefined): void => {
         if (held === undefined) {
+          if (partials.size === 0) {
+            process(raw, record, lineNo, start, end, ticket)
+            return
+          }
+          const before = summary.hits
           process(raw, record, lineNo, start, end, ticket)
+          hitsBehindPartials += summary.hits - before
           return
         }
         // A held line holds the checkpoint too: a blank line after it must not commit past it (the line is not
@@ -187,7 +195,7 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
             summary.filter('partial_line_joined')
             partials.add(stream, content, end)
           } else {
-            partials.begin(stream, content, lineNo, start, end, progress.hold(start, end, lineNo), summary.hits)
+            partials.begin(stream, content, lineNo, start, end, progress.hold(start, end, lineNo), hitsBehindPartials)
           }
           return
         }
@@ -211,7 +219,7 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
        * become durable: waiting longer would fill the duplicate bound and stop the reader for good (deadlock).
        */
       const giveUpStalePartials = (): void => {
-        for (const joined of partials.drainBegunBefore(summary.hits - partialPatience)) {
+        for (const joined of partials.drainBegunBefore(hitsBehindPartials - partialPatience)) {
           logger.warn({ source: progress.name, line: joined.lineNo, stream: joined.stream },
             `line ${joined.lineNo} of ${progress.name} (${joined.stream}) is a partial container line whose last piece did not come while ${partialPatience} hits followed it; processed as it is`)
           dispatch(joined.text, joined.tooLong ? tooLongIssue(joined.bytes) : parseJsonLine(joined.text), joined.lineNo, joined.start, lastEnd, joined.token)
@@ -249,7 +257,7 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
             const stream = unwrapped.stream
             if (partials.has(stream)) summary.filter('partial_line_joined')
             if (unwrapped.partial) {
-              if (!partials.has(stream)) partials.begin(stream, '', lineNo, start, end, progress.hold(start, end, lineNo), summary.hits)
+              if (!partials.has(stream)) partials.begin(stream, '', lineNo, start, end, progress.hold(start, end, lineNo), hitsBehindPartials)
               partials.overflow(stream, unwrapped.content, end)
               return
             }
