@@ -24,6 +24,8 @@ export interface OptionSpec {
   readonly cliOnly?: boolean
   /** Placeholder shown in docs, e.g. FILE. */
   readonly arg?: string
+  /** 'list' whose items may hold commas (regular expressions): a string from env or config is one item, not split at commas (a JSON array gives several). */
+  readonly noCommaSplit?: boolean
 }
 
 const KIB = 1024
@@ -49,7 +51,7 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   { name: 'host', type: 'string', group: 'Rules', arg: 'HOST', description: 'Host for the tracked URL when an entry carries none.' },
   { name: 'assume-https', type: 'boolean', group: 'Rules', default: true, description: 'Track URLs as https whatever the logged scheme (--no-assume-https keeps the logged scheme).' },
   { name: 'exclude-path', type: 'list', group: 'Rules', default: [], arg: 'PATH', description: 'Path not to track, exact match (repeatable). Tried first.' },
-  { name: 'exclude-pattern', type: 'list', group: 'Rules', default: [], arg: 'REGEX', description: 'Regular expression matched at the start of the path, like Python re.match (repeatable). Tried after paths and methods.' },
+  { name: 'exclude-pattern', type: 'list', noCommaSplit: true, group: 'Rules', default: [], arg: 'REGEX', description: 'Regular expression matched at the start of the path, like Python re.match (repeatable; in the environment several as a JSON array, since a pattern may hold commas). Tried after paths and methods.' },
   { name: 'allowed-method', type: 'list', group: 'Rules', default: [], arg: 'METHOD', description: 'Only track these HTTP methods (repeatable, case-insensitive). Default: all.' },
   { name: 'ignored-method', type: 'list', group: 'Rules', default: [], arg: 'METHOD', description: 'Never track these HTTP methods (repeatable, case-insensitive). Wins over --allowed-method.' },
   { name: 'tracking-data-key', type: 'string', group: 'Rules', default: 'matomo', arg: 'KEY', description: 'Key (dotted path) of the per-request object of extra Matomo parameters in a log entry; merged over the defaults, cvar merged key by key.' },

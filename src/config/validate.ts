@@ -55,7 +55,7 @@ export function coerceOption (spec: OptionSpec, raw: RawValue, problems: string[
       return undefined
     }
     case 'list': {
-      const list = toList(value)
+      const list = toList(value, spec.noCommaSplit !== true)
       if (list === undefined) {
         problems.push(`Expected ${origin} to be a list of strings, got ${show(value)}.`)
         return undefined
@@ -72,7 +72,7 @@ export function coerceOption (spec: OptionSpec, raw: RawValue, problems: string[
 }
 
 /** Lists come as arrays (flags, config) or as strings (env: a JSON array, else comma-separated). */
-function toList (value: unknown): string[] | undefined {
+function toList (value: unknown, splitCommas = true): string[] | undefined {
   if (Array.isArray(value)) {
     const out: string[] = []
     for (const item of value) {
@@ -86,21 +86,35 @@ function toList (value: unknown): string[] | undefined {
     const trimmed = value.trim()
     if (trimmed.startsWith('[')) {
       try {
-        return toList(JSON.parse(trimmed))
+        return toList(JSON.parse(trimmed), splitCommas)
       } catch {
-        return undefined
+        // Not a JSON array: for a pattern list it is one pattern that starts with a character class.
+        return splitCommas ? undefined : [value]
       }
     }
-    return trimmed === '' ? [] : trimmed.split(',').map((s) => s.trim()).filter((s) => s !== '')
+    if (trimmed === '') return []
+    return splitCommas ? trimmed.split(',').map((s) => s.trim()).filter((s) => s !== '') : [value]
   }
   return undefined
 }
+
+/** Escapes (kept as they are unless \A or \Z), {,n}, and Python's named-group syntax, left to right. */
+const PYTHON_ONLY = /\\[\s\S]|\{,(\d+)\}|\(\?P<|\(\?P=\w+\)/g
 
 /** Compiles an exclude pattern with Python re.match semantics (anchored at the start only). */
 export function compileStartAnchored (pattern: string): RegExp {
   // The sticky flag anchors every match at lastIndex (0) without rewriting the pattern,
   // so alternations like "a|b" keep their meaning.
-  // Python-only named-group syntax is translated so patterns written for asgi-matomo keep working.
-  const js = pattern.replace(/\(\?P</g, '(?<').replace(/\(\?P=(\w+)\)/g, '\\k<$1>')
+  // Python-only syntax is translated so patterns written for asgi-matomo keep working: named groups, \A and \Z
+  // (start and end of the string; in a JS regex without the u flag they would be the letters A and Z, matching
+  // nothing the user meant), and {,n} (JS reads it as literal text).
+  const js = pattern.replace(PYTHON_ONLY, (token: string, upTo: string | undefined) => {
+    if (upTo !== undefined) return `{0,${upTo}}`
+    if (token === '\\A') return '^'
+    if (token === '\\Z') return '$'
+    if (token === '(?P<') return '(?<'
+    if (token.startsWith('(?P=')) return `\\k<${token.slice(4, -1)}>`
+    return token
+  })
   return new RegExp(js, 'y')
 }

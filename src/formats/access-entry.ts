@@ -85,6 +85,20 @@ export function header (value: unknown): string | undefined {
   return str(value)
 }
 
+/**
+ * A list-valued header (X-Forwarded-For) logged as one value per header line: the lines joined in order, as
+ * HTTP combines them. Taking only the first line would let a client pick the address a proxy appends below.
+ */
+export function listHeader (value: unknown): string | undefined {
+  if (!Array.isArray(value)) return str(value)
+  const parts: string[] = []
+  for (const item of value) {
+    const text = str(item)
+    if (text !== undefined) parts.push(text)
+  }
+  return parts.length === 0 ? undefined : parts.join(', ')
+}
+
 /** Reads a path already split into its parts (split once, at start, for the hot path). */
 export function pickPath (record: JsonRecord, parts: readonly string[]): unknown {
   let current: unknown = record

@@ -1,5 +1,5 @@
 // Caddy's JSON access log (ts epoch seconds, request{...}, status, duration seconds, user_id) → AccessEntry.
-import { NOT_AN_ACCESS_ENTRY, header, isRecord, parseIsoTime, reject, splitUri, str, type AccessEntry, type JsonRecord, type LineIssue, type ParseResult } from './access-entry.js'
+import { NOT_AN_ACCESS_ENTRY, header, isRecord, listHeader, parseIsoTime, reject, splitUri, str, type AccessEntry, type JsonRecord, type LineIssue, type ParseResult } from './access-entry.js'
 import { trackingDataOf, type LineFormat, type ParseContext } from './format.js'
 import { INVALID, durationToMs, epochToMs, firstOfList, isAbsent, parseGoDuration, show, statusOf } from './values.js'
 
@@ -39,7 +39,7 @@ function parse (record: JsonRecord, context: ParseContext): ParseResult {
     referer: header(headers.Referer),
     acceptLanguage: header(headers['Accept-Language']),
     remoteAddress: resolvedByCaddy ? clientIp : remoteIp ?? clientIp,
-    forwardedFor: resolvedByCaddy ? undefined : header(headers['X-Forwarded-For']),
+    forwardedFor: resolvedByCaddy ? undefined : listHeader(headers['X-Forwarded-For']),
     responseTimeMs: caddyDuration(record.duration),
     timeMs,
     error: undefined,

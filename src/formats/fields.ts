@@ -1,6 +1,6 @@
 // The `fields` format: any JSON layout, described in the config file as entry field → dotted path (+ unit).
 import type { FieldMap, FieldSpec } from '../config/types.js'
-import { header, isRecord, reject, splitUri, str, type AccessEntry, type JsonRecord, type LineIssue, type ParseResult } from './access-entry.js'
+import { header, isRecord, listHeader, reject, splitUri, str, type AccessEntry, type JsonRecord, type LineIssue, type ParseResult } from './access-entry.js'
 import { trackingDataOf, type LineFormat, type ParseContext } from './format.js'
 import { DURATION_UNITS, INVALID, TIME_UNITS, durationToMs, errorText, isAbsent, show, statusOf, timeToMs, type DurationUnit, type TimeUnit } from './values.js'
 
@@ -152,7 +152,7 @@ export function createFieldsFormat (map: FieldMap): LineFormat {
       referer: header(read(record, referer)),
       acceptLanguage: header(read(record, acceptLanguage)),
       remoteAddress: header(read(record, remoteAddress)),
-      forwardedFor: header(read(record, forwardedFor)),
+      forwardedFor: listHeader(read(record, forwardedFor)),
       responseTimeMs: durationToMs(read(record, responseTime), durationUnit),
       timeMs,
       error: errorText(read(record, error)),

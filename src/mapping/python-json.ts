@@ -10,5 +10,5 @@ export function pythonJsonDumps (value: unknown): string {
       if (prev === '[' || prev === '{') return ''
       return ' '
     })
-    .replace(/[\u0080-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0')) ?? 'null'
+    .replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0')) ?? 'null'
 }

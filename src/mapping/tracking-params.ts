@@ -54,6 +54,7 @@ export function createMapper (options: MapperOptions): Mapper {
   const nowMs = options.nowMs ?? Date.now
   const oldHitsNeedToken = options.accessToken === undefined && options.oldHitsNeedToken !== false
   const { idsite, accessToken, assumeHttps, host: fallbackHost } = options
+  const withToken = accessToken !== undefined
   // A Map: indexing the config object by a fresh path string costs a string-table lookup per line.
   const routes = new Map(Object.entries(options.routeDetails))
   const hasRoutes = routes.size > 0
@@ -112,14 +113,19 @@ export function createMapper (options: MapperOptions): Mapper {
       params.cra = entry.error
     }
     // Route details, then the entry's own data, are merged over the defaults (asgi-matomo's order).
-    if (route !== undefined) mergeParams(params, route)
-    if (data !== undefined) mergeParams(params, data)
+    if (route !== undefined) mergeParams(params, route, withToken)
+    if (data !== undefined) mergeParams(params, data, withToken)
     if (customCvar) {
-      const cvar: Record<string, unknown> = {}
-      if (entry.status !== undefined) cvar.http_status_code = entry.status
-      if (entry.method !== undefined) cvar.http_method = entry.method
-      const merged = mergeCvar(mergeCvar(cvar, routeCvar), dataCvar)
-      params.cvar = typeof merged === 'string' ? merged : pythonJsonDumps(merged)
+      let merged: Record<string, unknown> | string | undefined = {}
+      if (entry.status !== undefined) merged.http_status_code = entry.status
+      if (entry.method !== undefined) merged.http_method = entry.method
+      // null removes the cvar (as for any param); a later value starts again from nothing.
+      for (const extra of [routeCvar, dataCvar]) {
+        if (extra === null) merged = undefined
+        else if (extra !== undefined) merged = mergeCvar(merged ?? {}, extra)
+      }
+      if (merged === undefined) Reflect.deleteProperty(params, 'cvar')
+      else params.cvar = typeof merged === 'string' ? merged : pythonJsonDumps(merged)
     }
     return params
   }
@@ -131,10 +137,19 @@ function cdtOutOfRange (timeMs: number, now: number): LineIssue {
   return reject('cdt_out_of_range', `the request time ${when} is ${what}; Matomo would record it at the time of import instead`)
 }
 
-/** null removes a param; objects and arrays are sent as JSON text; cvar is merged separately. */
-function mergeParams (params: TrackingParams, data: Readonly<Record<string, unknown>>): void {
+/**
+ * Params route details or an entry's data may not set: send_image makes Matomo answer 204 instead of the bulk
+ * counts (never in a bulk body), and token_auth is the run's token or none.
+ */
+const NOT_FROM_DATA = new Set(['send_image', 'token_auth'])
+
+/**
+ * null removes a param; objects and arrays are sent as JSON text; cvar is merged separately. Without a token,
+ * cip is not taken either (Matomo counts a hit with cip and no token invalid).
+ */
+function mergeParams (params: TrackingParams, data: Readonly<Record<string, unknown>>, withToken: boolean): void {
   for (const key of Object.keys(data)) {
-    if (key === 'cvar') continue
+    if (key === 'cvar' || NOT_FROM_DATA.has(key) || (key === 'cip' && !withToken)) continue
     const value = data[key]
     if (value === null || value === undefined) Reflect.deleteProperty(params, key)
     else if (typeof value === 'string' || typeof value === 'number') params[key] = value

@@ -76,6 +76,16 @@ describe('resolveConfig', () => {
     assert.equal(c.dryRun, true)
   })
 
+  test('an exclude pattern from the environment or a config string is one pattern, commas and all', (t) => {
+    assert.deepEqual(resolveConfig(input({ env: { MATOMO_FORWARD_EXCLUDE_PATTERN: '/a{1,3}$' } })).excludePattern, ['/a{1,3}$'])
+    assert.deepEqual(resolveConfig(input({ env: { MATOMO_FORWARD_EXCLUDE_PATTERN: '[ab]/x' } })).excludePattern, ['[ab]/x'], 'a character class first is not a broken JSON array')
+    const file = join(tmpDir(t), 'c.yaml')
+    writeFileSync(file, 'excludePattern: "/a{1,3}$"\nexcludePath: "/x, /y"\n')
+    const c = resolveConfig(input({ flags: { config: file, idsite: '3', 'matomo-url': 'https://m.example.org/' } }))
+    assert.deepEqual(c.excludePattern, ['/a{1,3}$'])
+    assert.deepEqual(c.excludePath, ['/x', '/y'], 'other lists still split at commas')
+  })
+
   test('the token comes from the environment or from the first line of a file', (t) => {
     assert.equal(resolveConfig(input({ env: { MATOMO_FORWARD_ACCESS_TOKEN: 'abc' } })).accessToken, 'abc')
     const dir = tmpDir(t)

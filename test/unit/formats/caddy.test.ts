@@ -40,6 +40,8 @@ const base = { level: 'info', ts: 1764064800.5, logger: 'http.log.access', msg: 
 describe('caddy values', () => {
   const cases: Case[] = [
     { name: 'X-Forwarded-For is read when Caddy did not resolve the client', line: base, expected: { remoteAddress: '192.0.2.1', forwardedFor: '203.0.113.1, 192.0.2.1' } },
+    // A client sends its own X-Forwarded-For line; the proxy adds another below it: both count, in order.
+    { name: 'several X-Forwarded-For header lines are joined, not cut to the first', line: { ...base, request: { ...base.request, headers: { 'X-Forwarded-For': ['1.2.3.4', '203.0.113.9'] } } }, expected: { forwardedFor: '1.2.3.4, 203.0.113.9' } },
     { name: 'duration_format string (Go duration)', line: { ...base, duration: '1.5ms' }, expected: { responseTimeMs: 1.5 } },
     { name: 'time_format rfc3339', line: { ...base, ts: '2025-11-25T10:00:00.5Z' }, expected: { timeMs: Date.UTC(2025, 10, 25, 10, 0, 0, 500) } },
     { name: 'missing ts', line: { ...base, ts: undefined }, expected: { issue: 'missing_field:ts' } },

@@ -116,7 +116,13 @@ describe('createMapper: the params of a tracked entry', () => {
     { name: 'tracking data wins over route details', options: { routeDetails: { '/api/users': { action_name: 'Users' } } }, entry: { trackingData: { action_name: 'Mine' } }, expect: { action_name: 'Mine' } },
     { name: 'null in tracking data removes a param', entry: { trackingData: { pf_srv: null } }, absent: ['pf_srv'], expect: {} },
     { name: 'objects in tracking data are sent as JSON text, booleans as 1/0', entry: { trackingData: { dimension2: { a: 1 }, new_visit: true } }, expect: { dimension2: '{"a":1}', new_visit: 1 } },
-    { name: 'non-ASCII in cvar is escaped like Python (ensure_ascii)', entry: { trackingData: { cvar: { city: 'Zürich' } } }, expect: { cvar: '{"http_status_code": 200, "http_method": "GET", "city": "Z\\u00fcrich"}' } }
+    { name: 'non-ASCII in cvar is escaped like Python (ensure_ascii)', entry: { trackingData: { cvar: { city: 'Zürich' } } }, expect: { cvar: '{"http_status_code": 200, "http_method": "GET", "city": "Z\\u00fcrich"}' } },
+    { name: 'DEL (0x7f) in cvar is escaped like Python (outside space..tilde)', entry: { trackingData: { cvar: { k: '\u007f' } } }, expect: { cvar: '{"http_status_code": 200, "http_method": "GET", "k": "\\u007f"}' } },
+    { name: 'null cvar in tracking data removes the cvar', entry: { trackingData: { cvar: null } }, absent: ['cvar'], expect: {} },
+    { name: 'null cvar in route details removes it; tracking data cvar then starts from nothing', options: { routeDetails: { '/api/users': { cvar: null } } }, entry: { trackingData: { cvar: { plan: 'pro' } } }, expect: { cvar: '{"plan": "pro"}' } },
+    { name: 'tracking data cannot set send_image or token_auth', options: { accessToken: 't' }, entry: { trackingData: { send_image: 0, token_auth: 'other' } }, absent: ['send_image'], expect: { token_auth: 't' } },
+    { name: 'tracking data cannot set cip without a token (Matomo would count the hit invalid)', entry: { trackingData: { cip: '1.1.1.1', token_auth: 'x' } }, absent: ['cip', 'token_auth'], expect: {} },
+    { name: 'tracking data may set cip with a token', options: { accessToken: 't' }, entry: { trackingData: { cip: '1.1.1.1' } }, expect: { cip: '1.1.1.1' } }
   ]
 
   for (const c of cases) {
@@ -138,6 +144,12 @@ describe('createMapper: exclusions (paths, then methods, then patterns)', () => 
     { name: 'an alternation stays anchored on both sides', options: { excludePattern: ['/static|/assets'] }, entry: { path: '/x/assets' }, expect: 'tracked' },
     { name: 'an alternation matches either at the start', options: { excludePattern: ['/static|/assets'] }, entry: { path: '/assets/a.css' }, expect: 'excluded_pattern' },
     { name: 'Python named groups are accepted', options: { excludePattern: ['/(?P<v>v[0-9])/old'] }, entry: { path: '/v1/old' }, expect: 'excluded_pattern' },
+    { name: 'Python \\Z is the end of the path', options: { excludePattern: ['/api/users\\Z'] }, expect: 'excluded_pattern' },
+    { name: 'Python \\Z does not match before more path', options: { excludePattern: ['/api/user\\Z'] }, expect: 'tracked' },
+    { name: 'Python \\A is the start of the path', options: { excludePattern: ['\\A/api'] }, expect: 'excluded_pattern' },
+    { name: 'Python {,n} is {0,n}', options: { excludePattern: ['/api/us{,2}ers$'] }, expect: 'excluded_pattern' },
+    { name: 'an escaped backslash before Z stays a backslash and a Z', options: { excludePattern: ['/api\\\\Z'] }, expect: 'tracked' },
+    { name: 'Python backreference (?P=name) is accepted', options: { excludePattern: ['/(?P<x>api)/users/?(?P=x)?'] }, expect: 'excluded_pattern' },
     { name: 'a pattern matches every time, not every other time (sticky regex reset)', options: { excludePattern: ['/a'] }, entry: { path: '/a' }, expect: 'excluded_pattern' },
     { name: 'ignored methods are case-insensitive', options: { ignoredMethod: ['options'] }, entry: { method: 'OPTIONS' }, expect: 'excluded_method' },
     { name: 'allowed methods: others are excluded', options: { allowedMethod: ['get', 'post'] }, entry: { method: 'PUT' }, expect: 'excluded_method' },
