@@ -11,8 +11,12 @@ import { LineSplitter } from './split-lines.js'
 import { waitDrained } from './wait-drained.js'
 
 const READ_CHUNK_BYTES = 64 * 1024
-/** Bytes read from one file in one poll at most, so one busy file does not starve the others. */
-const MAX_BYTES_PER_POLL = 8 * 1024 * 1024
+/**
+ * Bytes read from one followed file in one poll at most, so that one file with a backlog (a slow Matomo, a
+ * burst) does not starve the others: every file gets its share each round (8 MiB made a new file wait 23 s
+ * behind a backlog at 300 ms per request). A file rotated away is read to its end instead (see tail-set).
+ */
+export const MAX_BYTES_PER_POLL = 1024 * 1024
 
 export interface TailDeps {
   processor: LineProcessor
@@ -57,7 +61,7 @@ export class FileTailer {
   /** When the file was first found at no watched path (renamed away or deleted); undefined while it is at one. */
   detachedAt: number | undefined
   lastGrowthAt: number
-  /** The last poll read to the end of the file (it was not cut short by MAX_BYTES_PER_POLL or an abort). */
+  /** The last poll read to the end of the file (it was not cut short by its byte limit or an abort). */
   atEof = false
   private readonly handle: FileHandle
   private readonly deps: TailDeps
@@ -109,7 +113,7 @@ export class FileTailer {
    * Reads what was appended since the last poll. Resolves true when the file grew. `clock` is read after the
    * reading: a poll held up by back pressure must not make the file look idle (see tail-set's retirement).
    */
-  async poll (clock: () => number): Promise<boolean> {
+  async poll (clock: () => number, maxBytes = MAX_BYTES_PER_POLL): Promise<boolean> {
     if (this.closed) return false
     this.releasePrevious()
     const size = (await this.handle.stat()).size
@@ -124,7 +128,7 @@ export class FileTailer {
     let grew = false
     let readThisPoll = 0
     let eof = false
-    while (readThisPoll < MAX_BYTES_PER_POLL && signal?.aborted !== true) {
+    while (readThisPoll < maxBytes && signal?.aborted !== true) {
       const { bytesRead } = await this.handle.read(this.buffer, 0, this.buffer.length, this.offset)
       if (bytesRead === 0) {
         eof = true

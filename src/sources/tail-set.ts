@@ -4,9 +4,9 @@ import { open, stat } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 import { glob } from 'tinyglobby'
 import type { CheckpointStore } from '../checkpoint/store.js'
-import type { InputPattern } from './expand-inputs.js'
+import { compareRotation, type InputPattern } from './expand-inputs.js'
 import { readHead } from './fingerprint.js'
-import { FileTailer, lastLineEnd, type TailDeps } from './tail-file.js'
+import { FileTailer, MAX_BYTES_PER_POLL, lastLineEnd, type TailDeps } from './tail-file.js'
 
 /** How often open files are checked for growth, truncation and rotation (fs events are lossy; this is not). */
 export const TAIL_POLL_INTERVAL_MS = 250
@@ -51,6 +51,13 @@ type FoundFile = Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs'>
 
 export function createTailSet (options: TailSetOptions): TailSet {
   const { patterns, deps, store } = options
+  /**
+   * The state dir already holds checkpoints of files these patterns match: tail ran on them before, so a file
+   * without a checkpoint appeared while it was stopped (a rotation during a restart) and is read whole;
+   * --start-at end is for the very first start only, when existing files are history.
+   */
+  const followedBefore = store !== undefined && !options.ignoreCheckpoints &&
+    store.list().some((entry) => patterns.some((pattern) => pattern.matches(entry.path)))
   const { logger } = deps
   const now = options.now ?? Date.now
   const pollIntervalMs = options.pollIntervalMs ?? TAIL_POLL_INTERVAL_MS
@@ -145,12 +152,13 @@ export function createTailSet (options: TailSetOptions): TailSet {
           offset = await lastLineEnd(handle, size)
         }
         logger.info({ path, offset, by: match.by }, `${path}: resuming at byte ${offset}${match.by === 'content' ? ` (same content as ${match.entry.path})` : ''}`)
-      } else if (initial && options.startAt === 'end') {
+      } else if (initial && options.startAt === 'end' && !followedBefore) {
         offset = await lastLineEnd(handle, size)
         logger.info({ path, offset }, `${path}: no checkpoint, starting at its end (byte ${offset}; --start-at beginning reads it whole)`)
       } else {
         offset = 0
-        logger.info({ path }, `${path}: ${initial ? 'no checkpoint, reading from the beginning' : 'new file, reading from the beginning'}`)
+        const why = !initial ? 'new file' : followedBefore && options.startAt === 'end' ? 'no checkpoint, but these files were followed before: it appeared while tail was stopped' : 'no checkpoint'
+        logger.info({ path }, `${path}: ${why}, reading from the beginning`)
       }
       const tailer = new FileTailer({ path, handle, ids, head, offset, line, now: now(), resumed: match?.by === 'inode' ? match.entry : undefined }, deps)
       tailers.set(key, tailer)
@@ -195,7 +203,16 @@ export function createTailSet (options: TailSetOptions): TailSet {
       }
     }
 
-    // A rotated file is drained through its descriptor before the new file at its old name is opened.
+    // Files found for the first time are opened before any is read, in rotation order (oldest first), so that
+    // each gets its share of this round (a backlog in one file must not keep the others waiting).
+    for (const [path, info] of [...found].sort(([a], [b]) => compareRotation(a, b))) {
+      if (deps.signal?.aborted === true) return
+      if (tailers.has(`${info.dev}:${info.ino}`)) continue
+      await openFile(path, info, initial)
+    }
+
+    // A rotated file is drained through its descriptor, to its end, before the file at its old name is read:
+    // a visitor's hits keep their order across the rotation. Followed files then get MAX_BYTES_PER_POLL each.
     const ordered = [...tailers.values()].sort((a, b) => (a.detachedAt === undefined ? 1 : 0) - (b.detachedAt === undefined ? 1 : 0))
     for (const tailer of ordered) {
       await pollOne(tailer)
@@ -215,21 +232,12 @@ export function createTailSet (options: TailSetOptions): TailSet {
       await tailer.close(true)
     }
     for (const tailer of closing) if (tailer.release()) closing.delete(tailer)
-
-    for (const [path, info] of found) {
-      if (deps.signal?.aborted === true) return
-      const key = `${info.dev}:${info.ino}`
-      if (tailers.has(key)) continue
-      await openFile(path, info, initial)
-      const tailer = tailers.get(key)
-      if (tailer !== undefined) await pollOne(tailer)
-    }
   }
 
   /** Polls one file; true when it grew. A read error is warned about once (and retried at the next poll). */
   async function pollOne (tailer: FileTailer): Promise<boolean> {
     try {
-      return await tailer.poll(now)
+      return await tailer.poll(now, tailer.detachedAt === undefined ? MAX_BYTES_PER_POLL : Number.POSITIVE_INFINITY)
     } catch (err) {
       if ((err as { code?: string }).code?.startsWith('MF_ERR_') === true) throw err
       warnOnce(`poll:${tailer.key}:${(err as Error).message}`, `cannot read ${tailer.path}: ${(err as Error).message}`, err)

@@ -97,6 +97,22 @@ describe('tail', () => {
     await received(tailing.sink, ids(2, 5), 'the line that was being written and the appended ones')
   })
 
+  test('a rotation while tail is stopped: after the restart the new file is read whole, not from its end', async (t) => {
+    const { dir, startTail } = setup(t)
+    const log = join(dir, 'access.log')
+    writeFileSync(log, accessLines(0, 2))
+    const first = startTail(['access.log'])
+    await ready(dir)
+    appendFileSync(log, accessLines(2, 3))
+    await received(first.sink, ids(2, 3), 'the line written while following')
+    await first.stop()
+    // logrotate while stopped: the followed file is renamed away, the new one gets lines at once.
+    renameSync(log, join(dir, 'access.log.1'))
+    writeFileSync(log, accessLines(3, 6))
+    const second = startTail(['access.log'])
+    await received(second.sink, ids(3, 6), 'the lines of the file that appeared while tail was stopped')
+  })
+
   test('--start-at beginning reads existing files whole; a restart resumes from the checkpoint', async (t) => {
     const { dir, startTail } = setup(t)
     const log = join(dir, 'access.log')
@@ -246,6 +262,24 @@ describe('tail', () => {
     writeFileSync(join(dir, 'app-1.log'), accessLines(0, 2))
     await received(sink, ids(0, 2), 'the file that appeared')
     assert.equal(logs.filter((l) => l.includes('no file matches')).length, 1, 'warned once')
+  })
+
+  test('a backlog in one file does not keep a new file waiting: each file gets its share of every round', { timeout: 60_000 }, async (t) => {
+    const { dir } = setup(t)
+    const count = 20_000 // ~3 MiB: several rounds' worth at 1 MiB per file and round
+    let text = ''
+    for (let i = 0; i < count; i += 5000) text += accessLines(i, i + 5000, 'a')
+    writeFileSync(join(dir, 'a.log'), text)
+    // A sender slower than reading: 100 hits per 10 ms, so the backlog takes seconds.
+    const sink = createTestSink({ mode: 'lanes', batchSize: 100, concurrency: 1, delayMs: 10 })
+    const controller = new AbortController()
+    const running = tail({ config: testConfig('tail', ['*.log'], join(dir, 'state'), { 'start-at': 'beginning' }), logger: silentLogger(), sink, cwd: dir, signal: controller.signal, pollIntervalMs: 20 })
+    t.after(async () => { controller.abort(); await running.catch(() => undefined) })
+    await waitFor('the backlog to be under way', () => sink.acked.length > 0)
+    writeFileSync(join(dir, 'b.log'), accessLines(0, 1, 'b'))
+    await waitFor('the new file\'s line', () => sink.acked.includes('b0'), { timeoutMs: 50_000 })
+    const fromA = sink.acked.filter((id) => id.startsWith('a')).length
+    assert.ok(fromA < count, `the new file's line came after all ${fromA} lines of the backlog`)
   })
 })
 
