@@ -28,7 +28,7 @@ export function resolveConfig (input: ResolveInput): Config {
   const raw = new Map<string, RawValue>()
 
   for (const spec of OPTIONS) {
-    if (spec.default !== undefined) raw.set(spec.name, { value: spec.default, origin: `the default of --${spec.name}` })
+    if (spec.default !== undefined) raw.set(spec.name, { value: spec.default, origin: `the default of --${spec.name}`, layer: 0 })
   }
 
   let fileExtras: Record<string, unknown> = {}
@@ -37,14 +37,14 @@ export function resolveConfig (input: ResolveInput): Config {
     const loaded = loadConfigFile(resolvePath(cwd, configPath), problems)
     if (loaded !== undefined) {
       fileExtras = loaded.extras
-      for (const [name, value] of loaded.options) raw.set(name, { value, origin: `config key ${camelCase(name)} in ${configPath}` })
+      for (const [name, value] of loaded.options) raw.set(name, { value, origin: `config key ${camelCase(name)} in ${configPath}`, layer: 1 })
     }
   }
 
   for (const spec of OPTIONS) {
     if (spec.cliOnly === true) continue
     const value = input.env[envName(spec.name)]
-    if (value !== undefined) raw.set(spec.name, { value, origin: `environment variable ${envName(spec.name)}` })
+    if (value !== undefined) raw.set(spec.name, { value, origin: `environment variable ${envName(spec.name)}`, layer: 2 })
   }
 
   for (const [name, value] of Object.entries(input.flags)) {
@@ -54,7 +54,17 @@ export function resolveConfig (input: ResolveInput): Config {
       problems.push(`Unknown option --${name}${took}.`)
       continue
     }
-    raw.set(name, { value, origin: `--${name}` })
+    raw.set(name, { value, origin: `--${name}`, layer: 3 })
+  }
+
+  // The token and the token file are one setting: the higher layer wins (flags > env > config), as for any
+  // option; only two given in the same layer conflict.
+  const token = raw.get('access-token')
+  const tokenFile = raw.get('access-token-file')
+  if (token !== undefined && tokenFile !== undefined) {
+    if ((token.layer ?? 0) > (tokenFile.layer ?? 0)) raw.delete('access-token-file')
+    else if ((tokenFile.layer ?? 0) > (token.layer ?? 0)) raw.delete('access-token')
+    else problems.push(`Give the token once: ${tokenFile.origin} and ${token.origin} both set it.`)
   }
 
   const values: Record<string, unknown> = {}
@@ -67,7 +77,8 @@ export function resolveConfig (input: ResolveInput): Config {
     else values[camelCase(spec.name)] = coerced
   }
 
-  crossCheck(input, values, invalid, fileExtras, problems, cwd)
+  const originOf = (name: string): string => raw.get(name)?.origin ?? `--${name}`
+  crossCheck(input, values, invalid, fileExtras, problems, cwd, originOf)
 
   if (problems.length > 0) {
     throw errors.MF_ERR_CONFIG_INVALID(problems.map((p) => `  - ${p}`).join('\n'), { problems })
@@ -129,7 +140,7 @@ function loadConfigFile (path: string, problems: string[]): LoadedFile | undefin
   return { options, extras }
 }
 
-function crossCheck (input: ResolveInput, values: Record<string, unknown>, invalid: ReadonlySet<string>, extras: Record<string, unknown>, problems: string[], cwd: string): void {
+function crossCheck (input: ResolveInput, values: Record<string, unknown>, invalid: ReadonlySet<string>, extras: Record<string, unknown>, problems: string[], cwd: string, originOf: (name: string) => string): void {
   const dryRun = values.dryRun === true
 
   if (input.command !== 'check' && input.files.length === 0) problems.push('Name at least one file, glob, or - for standard input.')
@@ -141,7 +152,7 @@ function crossCheck (input: ResolveInput, values: Record<string, unknown>, inval
     } else if (!dryRun || input.command === 'check') problems.push('--matomo-url is required (or MATOMO_FORWARD_MATOMO_URL, or matomoUrl in the config file) unless --dry-run.')
   } else {
     const normalised = normaliseMatomoUrl(url)
-    if (normalised === undefined) problems.push(`Expected --matomo-url to be an http:// or https:// URL, got "${redactUrl(url)}".`)
+    if (normalised === undefined) problems.push(`Expected ${originOf('matomo-url')} to be an http:// or https:// URL, got "${redactUrl(url)}".`)
     else values.matomoUrl = normalised
   }
 
@@ -153,18 +164,16 @@ function crossCheck (input: ResolveInput, values: Record<string, unknown>, inval
     try {
       compileStartAnchored(pattern)
     } catch (err) {
-      problems.push(`--exclude-pattern "${pattern}" is not a valid regular expression: ${(err as Error).message}.`)
+      problems.push(`${originOf('exclude-pattern')}: "${pattern}" is not a valid regular expression: ${(err as Error).message}.`)
     }
   }
 
   const tokenFile = values.accessTokenFile as string | undefined
   if (tokenFile !== undefined) {
-    if (values.accessToken !== undefined) {
-      problems.push('Give the token once: --access-token-file, or --access-token / MATOMO_FORWARD_ACCESS_TOKEN, not both.')
-    } else {
+    if (values.accessToken === undefined) {
       try {
         const token = readFileSync(resolvePath(cwd, tokenFile), 'utf8').split(/\r?\n/, 1)[0]?.trim() ?? ''
-        if (token === '') problems.push(`Token file ${tokenFile} is empty.`)
+        if (token === '') problems.push(`Token file ${tokenFile} has no token on its first line.`)
         else values.accessToken = token
       } catch (err) {
         problems.push(`Cannot read token file ${tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`)
@@ -183,7 +192,7 @@ function crossCheck (input: ResolveInput, values: Record<string, unknown>, inval
 
   const timezone = values.timezone as string | undefined
   if (timezone !== undefined && !isValidTimezone(timezone)) {
-    problems.push(`Expected --timezone to be an IANA time zone (Europe/Paris) or an offset (+02:00), got "${timezone}".`)
+    problems.push(`Expected ${originOf('timezone')} to be an IANA time zone (Europe/Paris) or an offset (+02:00), got "${timezone}".`)
   }
 
   const routeDetails = extras.routeDetails
@@ -195,7 +204,7 @@ function crossCheck (input: ResolveInput, values: Record<string, unknown>, inval
 
   for (const entry of (values.trustedProxy as string[] | undefined) ?? []) {
     const problem = checkProxyEntry(entry)
-    if (problem !== undefined) problems.push(`Expected --trusted-proxy to be an IP address or CIDR range (10.0.0.0/8, 2001:db8::/32), got "${entry}": ${problem}.`)
+    if (problem !== undefined) problems.push(`Expected ${originOf('trusted-proxy')} to be an IP address or CIDR range (10.0.0.0/8, 2001:db8::/32), got "${entry}": ${problem}.`)
   }
 
   const fields = extras.fields

@@ -86,6 +86,27 @@ describe('resolveConfig', () => {
     assert.deepEqual(c.excludePath, ['/x', '/y'], 'other lists still split at commas')
   })
 
+  test('token and token file follow the precedence of their layers; only one layer giving both conflicts', (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'token'), 'filetoken\n')
+    const cfg = join(dir, 'c.yaml')
+    writeFileSync(cfg, `accessTokenFile: ${join(dir, 'token')}\n`)
+    assert.equal(resolveConfig(input({ flags: { config: cfg, idsite: '3', 'matomo-url': 'https://m.example.org/' }, env: { MATOMO_FORWARD_ACCESS_TOKEN: 'envtoken' } })).accessToken, 'envtoken', 'env over config')
+    assert.equal(resolveConfig(input({ flags: { idsite: '3', 'matomo-url': 'https://m.example.org/', 'access-token-file': join(dir, 'token') }, env: { MATOMO_FORWARD_ACCESS_TOKEN: 'envtoken' } })).accessToken, 'filetoken', 'flag over env')
+    const both = problemsOf(() => resolveConfig(input({ env: { MATOMO_FORWARD_ACCESS_TOKEN: 'envtoken', MATOMO_FORWARD_ACCESS_TOKEN_FILE: join(dir, 'token') } })))
+    assert.ok(both.some((p) => /Give the token once: environment variable MATOMO_FORWARD_ACCESS_TOKEN_FILE and environment variable MATOMO_FORWARD_ACCESS_TOKEN/.test(p)), both.join('\n'))
+    assert.ok(!both.join('\n').includes('envtoken'))
+  })
+
+  test('a bad value is reported with the place it came from (config file, environment)', (t) => {
+    const cfg = join(tmpDir(t), 'c.yaml')
+    writeFileSync(cfg, 'matomoUrl: "ftp://x"\ntimezone: Nowhere/X\nidsite: 1\n')
+    const problems = problemsOf(() => resolveConfig(input({ flags: { config: cfg }, env: { MATOMO_FORWARD_EXCLUDE_PATTERN: '(' } })))
+    assert.ok(problems.some((p) => p.startsWith('Expected config key matomoUrl in ') && p.includes('http:// or https://')), problems.join('\n'))
+    assert.ok(problems.some((p) => p.startsWith('Expected config key timezone in ')), problems.join('\n'))
+    assert.ok(problems.some((p) => p.startsWith('environment variable MATOMO_FORWARD_EXCLUDE_PATTERN: "(" is not a valid')), problems.join('\n'))
+  })
+
   test('the token comes from the environment or from the first line of a file', (t) => {
     assert.equal(resolveConfig(input({ env: { MATOMO_FORWARD_ACCESS_TOKEN: 'abc' } })).accessToken, 'abc')
     const dir = tmpDir(t)
