@@ -38,7 +38,10 @@ export async function runCommand (config: Config, deps: CommandDeps): Promise<Co
       const report = await preflight(config, deps.signal)
       const { formatPreflight } = await import('../sink/preflight.js')
       deps.stdout.write(formatPreflight(report))
-      return { summary: undefined, exitCode: report.ok ? EXIT.ok : EXIT.undelivered }
+      if (report.ok) return { summary: undefined, exitCode: EXIT.ok }
+      // The report is on stdout; the coded error on stderr, as for every failure (scripts grep for MF_ERR_).
+      const error = preflightError(report, 'Nothing was sent.')
+      return { summary: undefined, exitCode: error.exitCode, error }
     }
   }
 }
@@ -64,11 +67,13 @@ export async function preflightOrThrow (config: Config, deps: Pick<CommandDeps, 
     if (check.status === 'warn') deps.logger.warn({ check: check.name }, `preflight: ${check.message}`)
     else if (check.status === 'ok') deps.logger.info({ check: check.name }, `preflight: ${check.message}`)
   }
-  if (!report.ok) {
-    const failed = report.checks.filter((c) => c.status === 'fail').map((c) => `  - ${c.name}: ${c.message}`)
-    throw errors.MF_ERR_SINK_PREFLIGHT(failed.join('\n') + '\nNothing was sent. (--no-preflight skips these checks.)')
-  }
+  if (!report.ok) throw preflightError(report, 'Nothing was sent. (--no-preflight skips these checks.)')
   return report
+}
+
+function preflightError (report: PreflightReport, after: string): ForwardError {
+  const failed = report.checks.filter((c) => c.status === 'fail').map((c) => `  - ${c.name}: ${c.message}`)
+  return errors.MF_ERR_SINK_PREFLIGHT(failed.join('\n') + '\n' + after)
 }
 
 async function preflight (config: Config, signal: AbortSignal | undefined): Promise<PreflightReport> {

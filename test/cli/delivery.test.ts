@@ -132,6 +132,7 @@ describe('matomo-forward check (spawned)', () => {
     const r = await cli(['check', ...base], { MATOMO_FORWARD_ACCESS_TOKEN: '9'.repeat(32) })
     assert.equal(r.code, 1)
     assert.match(r.stdout, /^FAIL {2}token: .*expired/m)
-    assert.ok(!r.stdout.includes('9'.repeat(32)))
+    assert.match(r.stderr, /^MF_ERR_SINK_PREFLIGHT: preflight check failed:\n {2}- token: /m, 'the coded error on stderr, as for every failure')
+    assert.ok(!r.stdout.includes('9'.repeat(32)) && !r.stderr.includes('9'.repeat(32)))
   })
 })
