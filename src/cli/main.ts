@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream'
 import { resolveConfig } from '../config/resolve.js'
 import type { CommandName, Config } from '../config/types.js'
 import { EXIT, errors, isForwardError } from '../errors.js'
+import { checkWritable } from '../output/writable-path.js'
 import { VERSION } from '../version.js'
 
 export interface CliIo {
@@ -57,6 +58,8 @@ export async function main (args: readonly string[], io: CliIo): Promise<number>
   let config: Config
   try {
     config = resolveConfig({ command, files, flags, env: io.env, cwd: io.cwd })
+    // Found before anything is read or sent, not when the summary is written at the end.
+    if (config.summaryJson !== undefined) checkWritable(config.summaryJson)
   } catch (err) {
     return reportError(err, io)
   }

@@ -1,9 +1,10 @@
 // The reject file: one NDJSON record per rejected line (reason, source, line, offset, raw line).
-import { accessSync, constants, createWriteStream, existsSync, fsync, statSync, type WriteStream } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { createWriteStream, fsync, type WriteStream } from 'node:fs'
+import { dirname } from 'node:path'
 import { once } from 'node:events'
 import { errors } from '../errors.js'
 import { makeDirs } from './make-dirs.js'
+import { checkWritable } from './writable-path.js'
 
 export interface RejectRecord {
   reason: string
@@ -73,23 +74,5 @@ export function createRejectWriter (path: string): RejectWriter {
       }
       if (failure !== undefined) throw errors.MF_ERR_OUTPUT_WRITE(path, failure.message, { cause: failure })
     }
-  }
-}
-
-/** The file if it exists, else the nearest existing directory it would be created under, must be writable. */
-function checkWritable (path: string): void {
-  let target = resolve(path)
-  try {
-    if (existsSync(target)) {
-      if (!statSync(target).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' })
-    } else {
-      while (!existsSync(target)) target = dirname(target)
-      if (!statSync(target).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' })
-    }
-    accessSync(target, constants.W_OK)
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    const what = code === 'ENOTDIR' ? ` (${target} is not a directory)` : target === resolve(path) ? '' : ` (${target} is not writable)`
-    throw errors.MF_ERR_OUTPUT_WRITE(path, `${code ?? (err as Error).message}${what}`, { cause: err })
   }
 }

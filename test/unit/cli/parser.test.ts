@@ -1,4 +1,6 @@
 // The yargs parser and main(), in-process: commands, flags as given, help, version, and usage errors.
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createParser, parseCommandLine } from '../../../src/cli/parser.js'
@@ -6,6 +8,7 @@ import { flagsOf, main } from '../../../src/cli/main.js'
 import { OPTIONS } from '../../../src/cli/options.js'
 import { VERSION } from '../../../src/version.js'
 import { captureIo } from '../../helpers/cli-io.js'
+import { tmpDir } from '../../helpers/tmp.js'
 
 async function parse (args: string[]): Promise<Record<string, unknown>> {
   const parsed = await parseCommandLine(args)
@@ -76,6 +79,17 @@ describe('main', () => {
     assert.match(err, /--idsite to be an integer/)
     assert.match(err, /Name at least one file/)
     assert.ok(!err.includes('TOPSECRET'), 'the value of a misspelt token option is not shown')
+  })
+
+  test('an unwritable --summary-json is reported at start, before any input is read', async (t) => {
+    const parent = join(tmpDir(t), 'a-file')
+    writeFileSync(parent, '')
+    const line = JSON.stringify({ time: Date.now() - 60_000, req: { method: 'GET', url: '/x', headers: { host: 'h.example' } }, res: { statusCode: 200 } })
+    const io = captureIo({ stdin: line + '\n' })
+    const code = await main(['read', '-', '--dry-run', '--idsite', '1', '--summary-json', join(parent, 'summary.json')], io)
+    assert.equal(code, 1)
+    assert.match(io.err(), /^MF_ERR_OUTPUT_WRITE: cannot write .*a-file\/summary\.json: ENOTDIR/m)
+    assert.equal(io.out(), '', 'nothing was read')
   })
 
   test('--access-token on argv works but warns; the token is never printed', async () => {
