@@ -55,7 +55,7 @@ export function classifyAnswer (answer: HttpAnswer, sent: number, context: Class
     if (!isJson(answer) || looksLikeMatomoPage(answer.body)) {
       return fatalConfig(where, `it answered HTTP 400 "This resource is part of Matomo": the body was not recognised as a bulk tracking request. Check that --matomo-url is Matomo's matomo.php and that no proxy rewrites request bodies${snippet(answer, context)}`)
     }
-    return { kind: 'fatal', error: errors.MF_ERR_SINK_REFUSED(where, `HTTP 400: Matomo aborted the whole batch on an invalid request (nothing was stored)${snippet(answer, context)}. Run with --log-level debug, and see the reject file for lines Matomo could not take`) }
+    return { kind: 'fatal', error: errors.MF_ERR_SINK_REFUSED(where, `HTTP 400: Matomo aborted the whole batch on an invalid request (nothing was stored)${snippet(answer, context)}. The batch is not acknowledged and is sent again by the next run (its lines are logged just before this error)`) }
   }
   if (status === 401) {
     return { kind: 'fatal', error: errors.MF_ERR_SINK_REFUSED(where, 'HTTP 401: a web server or proxy in front of Matomo asks for credentials (this is not the Matomo token). Give them in the URL: --matomo-url https://user:password@host/matomo.php') }

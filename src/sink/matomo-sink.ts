@@ -460,6 +460,8 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
         return
       }
       case 'fatal':
+        // Which lines: the error is about Matomo or the setup, but the user may want to look at the batch.
+        if (failure === undefined) logger.error({ code: outcome.error.code }, `the batch that stopped the run holds ${describeRange(hits)}`)
         fail(outcome.error)
         return
       case 'retry':

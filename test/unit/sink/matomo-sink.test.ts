@@ -286,6 +286,7 @@ describe('createMatomoSink: answers', () => {
       await assert.rejects(s.sink.end(), (err: unknown) => isForwardError(err) && err.code === code && phrase.test(err.message))
       assert.equal(s.progress.committed, 300, 'the first batch was delivered and acknowledged')
       assert.equal(s.matomo.bulkCount, 2)
+      assert.ok(s.logs.some((l) => /the batch that stopped the run holds .* lines 4-6/.test(l)), 'which lines: logged')
     })
   }
 
