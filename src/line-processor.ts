@@ -27,6 +27,11 @@ export interface LineProcessorDeps {
 /** A LineHandler bound to one source; `finish` is called at the end of the source. */
 export interface SourceLineHandler extends LineHandler {
   finish: () => void
+  /**
+   * The run stops before the end of the source: lines still held (format detection, an unfinished container
+   * line) are counted as held at exit, not processed; their tickets keep the checkpoint before them.
+   */
+  abandon: () => void
 }
 
 export interface LineProcessor {
@@ -266,6 +271,11 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
             return
           }
           dispatch(head, tooLongIssue(end - start), lineNo, start, end, undefined)
+        },
+        abandon () {
+          summary.linesHeldAtExit += (held?.length ?? 0) + partials.size
+          if (held !== undefined) held = []
+          partials.drain()
         },
         finish () {
           // Pieces whose last piece never came: their joined text is processed as it is (usually invalid_json).

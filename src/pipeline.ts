@@ -369,18 +369,28 @@ async function readStream (run: Run, stream: Readable, progress: SourceProgress,
     for await (const chunk of stream as AsyncIterable<Buffer | string>) {
       await feedLines(splitter, typeof chunk === 'string' ? Buffer.from(chunk) : chunk, sink, signal, lineByLine)
       if (sink.saturated) await waitDrained(sink, signal)
-      if (signal?.aborted === true) return undefined
+      if (signal?.aborted === true) break
     }
   } catch (err) {
     // An abort destroys the stream on purpose: the lines read so far are processed, the rest waits.
-    if (signal?.aborted === true) return undefined
-    if ((err as { code?: string }).code?.startsWith('MF_ERR_') === true) throw err
-    throw errors.MF_ERR_SOURCE_UNREADABLE(progress.name, (err as Error).message, { cause: err })
+    if (signal?.aborted !== true) {
+      handler.abandon()
+      if ((err as { code?: string }).code?.startsWith('MF_ERR_') === true) throw err
+      throw errors.MF_ERR_SOURCE_UNREADABLE(progress.name, (err as Error).message, { cause: err })
+    }
   } finally {
     signal?.removeEventListener('abort', onAbort)
   }
-  if (signal?.aborted === true) return undefined
-  splitter.end()
-  handler.finish()
+  if (signal?.aborted === true) {
+    handler.abandon()
+    return undefined
+  }
+  try {
+    splitter.end()
+    handler.finish()
+  } catch (err) {
+    handler.abandon() // MF_ERR_FORMAT_UNDETECTED at the end: the held lines were never classified
+    throw err
+  }
   return splitter.lineStart
 }

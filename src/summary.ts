@@ -1,4 +1,4 @@
-// Run counters and the end-of-run report; every line read ends up in exactly one of hits, filtered or rejected.
+// Run counters and the end-of-run report; every line read ends up in exactly one of hits, filtered, rejected or held at exit.
 
 export interface SummaryJson {
   lines_read_total: number
@@ -13,6 +13,7 @@ export interface SummaryJson {
   hits_invalid_total: number
   hits_unaccounted_total: number
   hits_pending_at_exit_total: number
+  lines_held_at_exit_total: number
   batches_total: number
   retries_total: number
   duration_seconds: number
@@ -35,6 +36,12 @@ export class Summary {
   retries = 0
   /** Hits still unanswered when the shutdown timeout expired: not checkpointed, sent again by the next run. */
   hitsPendingAtExit = 0
+  /**
+   * Lines read but not yet classified when the run stopped (a signal, or an error elsewhere): held while the
+   * format was being detected, or the first piece of an unfinished container line. Their checkpoint stays
+   * before them: the next run reads them again.
+   */
+  linesHeldAtExit = 0
   private readonly startedAt: number
 
   constructor (now: number = performance.now()) {
@@ -72,6 +79,7 @@ export class Summary {
       hits_invalid_total: this.hitsInvalid,
       hits_unaccounted_total: this.hitsUnaccounted,
       hits_pending_at_exit_total: this.hitsPendingAtExit,
+      lines_held_at_exit_total: this.linesHeldAtExit,
       batches_total: this.batches,
       retries_total: this.retries,
       duration_seconds: round(seconds, 3),
@@ -89,6 +97,7 @@ export class Summary {
       `  filtered     ${s.filtered_total}${byReason(s.filtered_by_reason)}`,
       `  rejected     ${s.rejected_total}${byReason(s.rejected_by_reason)}`
     ]
+    if (s.lines_held_at_exit_total > 0) lines.push(`  held         ${s.lines_held_at_exit_total} (stopped before they could be classified; read again next run)`)
     if (!options.dryRun) {
       lines.push(
         `  sent         ${s.hits_sent_total} in ${s.batches_total} batches (${s.retries_total} retries)`,

@@ -162,6 +162,8 @@ export class FileTailer {
       if (finish) {
         this.gen.splitter.end()
         this.gen.handler.finish()
+      } else {
+        this.gen.handler.abandon()
       }
     } finally {
       await this.handle.close()

@@ -7,6 +7,7 @@ import { gzipSync } from 'node:zlib'
 import { describe, test } from 'node:test'
 import { CHECKPOINT_FILE, type CheckpointEntry } from '../../src/checkpoint/store.js'
 import { forward } from '../../src/pipeline.js'
+import { Summary } from '../../src/summary.js'
 import type { HitSink } from '../../src/sink/sink.js'
 import { silentLogger, testConfig } from '../helpers/config.js'
 import { accessLine, accessLines } from '../helpers/log-lines.js'
@@ -74,6 +75,16 @@ describe('read with checkpoints', () => {
     const both = [...sink.acked, ...again.acked]
     assert.equal(new Set(both).size, both.length, 'no line twice')
     assert.ok(again.acked.every((id) => Number(id) >= 100), 'the good files are finished')
+  })
+
+  test('a format that cannot be detected stops the run, and the summary still adds up (the lines count as held)', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'app.log'), '{"ts":1,"svc":"x","event":"started"}\n\n{"ts":2,"svc":"x","event":"ready"}\n')
+    const summary = new Summary()
+    await assert.rejects(forward({ config: testConfig('read', ['app.log'], join(dir, 'state'), { format: 'auto' }), logger: silentLogger(), sink: createTestSink(), cwd: dir, summary }), { code: 'MF_ERR_FORMAT_UNDETECTED' })
+    assert.equal(summary.linesRead, 3)
+    assert.equal(summary.linesHeldAtExit, 2)
+    assert.equal(summary.linesRead, summary.hits + summary.filteredTotal + summary.rejectedTotal + summary.linesHeldAtExit)
   })
 
   test('a small in-flight limit (concurrency × batch size) throttles reading but never stalls it', async (t) => {

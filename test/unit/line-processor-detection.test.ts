@@ -30,4 +30,14 @@ describe('format detection and checkpoints', () => {
     feed(['', ''])
     assert.equal(progress.committed, 2)
   })
+
+  test('lines still held when the run stops are counted as held at exit: the summary adds up', () => {
+    const { handler, feed, summary, progress } = feedSetup({ format: 'auto' })
+    feed([unknown, '', unknown])
+    handler.abandon()
+    assert.equal(summary.linesHeldAtExit, 2)
+    assert.equal(summary.linesRead, summary.hits + summary.filteredTotal + summary.rejectedTotal + summary.linesHeldAtExit)
+    assert.equal(progress.committed, 0, 'the checkpoint stays before them')
+  })
 })
+
