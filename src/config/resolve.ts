@@ -133,7 +133,9 @@ function loadConfigFile (path: string, problems: string[]): LoadedFile | undefin
     } else if (spec !== undefined && spec.cliOnly !== true) {
       options.set(spec.name, value)
     } else {
-      const hint = OPTIONS_BY_KEY.get(camelCase(key)) === undefined ? '' : ` (did you mean ${camelCase(key)}?)`
+      const hint = key === 'config'
+        ? ' (a config file cannot name another; give --config once)'
+        : OPTIONS_BY_KEY.get(camelCase(key)) === undefined ? '' : ` (did you mean ${camelCase(key)}?)`
       problems.push(`Unknown key "${key}" in config file ${path}${hint}.`)
     }
   }

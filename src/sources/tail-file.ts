@@ -239,3 +239,20 @@ export async function lastLineEnd (handle: FileHandle, size: number): Promise<nu
   }
   return 0
 }
+
+/**
+ * Lines before `offset` (a line start), so that a file first followed from its end reports true line numbers
+ * in logs and reject records. Reads the file once, at that first start only.
+ */
+export async function countLines (handle: FileHandle, offset: number): Promise<number> {
+  const buffer = Buffer.alloc(READ_CHUNK_BYTES)
+  let lines = 0
+  for (let position = 0; position < offset;) {
+    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, offset - position), position)
+    if (bytesRead === 0) break
+    for (let i = buffer.indexOf(0x0a, 0); i !== -1 && i < bytesRead; i = buffer.indexOf(0x0a, i + 1)) lines++
+    position += bytesRead
+  }
+  return lines
+}
+

@@ -6,7 +6,7 @@ import { glob } from 'tinyglobby'
 import type { CheckpointStore } from '../checkpoint/store.js'
 import { compareRotation, type InputPattern } from './expand-inputs.js'
 import { readHead } from './fingerprint.js'
-import { FileTailer, MAX_BYTES_PER_POLL, lastLineEnd, type TailDeps } from './tail-file.js'
+import { countLines, FileTailer, MAX_BYTES_PER_POLL, lastLineEnd, type TailDeps } from './tail-file.js'
 
 /** How often open files are checked for growth, truncation and rotation (fs events are lossy; this is not). */
 export const TAIL_POLL_INTERVAL_MS = 250
@@ -154,7 +154,8 @@ export function createTailSet (options: TailSetOptions): TailSet {
         logger.info({ path, offset, by: match.by }, `${path}: resuming at byte ${offset}${match.by === 'content' ? ` (same content as ${match.entry.path})` : ''}`)
       } else if (initial && options.startAt === 'end' && !followedBefore) {
         offset = await lastLineEnd(handle, size)
-        logger.info({ path, offset }, `${path}: no checkpoint, starting at its end (byte ${offset}; --start-at beginning reads it whole)`)
+        line = await countLines(handle, offset)
+        logger.info({ path, offset, line }, `${path}: no checkpoint, starting at its end (byte ${offset}, after line ${line}; --start-at beginning reads it whole)`)
       } else {
         offset = 0
         const why = !initial ? 'new file' : followedBefore && options.startAt === 'end' ? 'no checkpoint, but these files were followed before: it appeared while tail was stopped' : 'no checkpoint'

@@ -97,6 +97,19 @@ describe('tail', () => {
     await received(tailing.sink, ids(2, 5), 'the line that was being written and the appended ones')
   })
 
+  test('starting at the end of a file keeps true line numbers (checkpoint line, reject records)', async (t) => {
+    const { dir, startTail } = setup(t)
+    const log = join(dir, 'access.log')
+    writeFileSync(log, accessLines(0, 5))
+    const tailing = startTail(['access.log'])
+    await ready(dir)
+    appendFileSync(log, accessLines(5, 6))
+    await received(tailing.sink, ids(5, 6), 'the appended line')
+    await tailing.stop()
+    const [entry] = JSON.parse(readFileSync(join(dir, 'state', CHECKPOINT_FILE), 'utf8')).sources as CheckpointEntry[]
+    assert.equal(entry?.line, 6, 'six lines before the checkpoint, not one')
+  })
+
   test('a rotation while tail is stopped: after the restart the new file is read whole, not from its end', async (t) => {
     const { dir, startTail } = setup(t)
     const log = join(dir, 'access.log')

@@ -98,6 +98,13 @@ describe('resolveConfig', () => {
     assert.ok(!both.join('\n').includes('envtoken'))
   })
 
+  test('a config key named config says a config file cannot name another', (t) => {
+    const cfg = join(tmpDir(t), 'c.yaml')
+    writeFileSync(cfg, 'config: other.yaml\n')
+    const problems = problemsOf(() => resolveConfig(input({ flags: { config: cfg, idsite: '3', 'matomo-url': 'https://m.example.org/' } })))
+    assert.ok(problems.some((p) => p.includes('Unknown key "config"') && p.includes('cannot name another')), problems.join('\n'))
+  })
+
   test('a bad value is reported with the place it came from (config file, environment)', (t) => {
     const cfg = join(tmpDir(t), 'c.yaml')
     writeFileSync(cfg, 'matomoUrl: "ftp://x"\ntimezone: Nowhere/X\nidsite: 1\n')
