@@ -2,7 +2,7 @@
 import { createReadStream } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { createGunzip } from 'node:zlib'
-import type { Readable } from 'node:stream'
+import { PassThrough, pipeline, type Readable } from 'node:stream'
 import { errors } from '../errors.js'
 
 const READ_CHUNK_BYTES = 32 * 1024
@@ -72,57 +72,44 @@ function skipBytes (source: Readable, count: number): Readable {
 
 /**
  * A stream with no identity (standard input, a named pipe), decompressed when its first bytes are gzip's magic:
- * `cat access.log.2.gz | matomo-forward read -` works like naming the file. Back pressure is kept; destroying
- * the result (an abort) destroys the source at once, so an idle pipe does not keep the process alive.
+ * `cat access.log.2.gz | matomo-forward read -` works like naming the file. Back pressure is kept (pipeline).
+ * Destroying the result (an abort) destroys the source at once, even while the pipe is idle: an async
+ * generator here could not be stopped before the next chunk arrived, and a stop signal hung on a quiet pipe.
  */
 export function gunzipIfCompressed (source: Readable): Readable {
-  const out = (source.constructor as typeof Readable).from(sniffGzip(source), { objectMode: false })
+  const out = new PassThrough()
   out.once('close', () => { source.destroy() })
-  return out
-}
-
-const asBuffer = (chunk: Buffer | string): Buffer => typeof chunk === 'string' ? Buffer.from(chunk) : chunk
-
-async function * sniffGzip (source: Readable): AsyncGenerator<Buffer> {
-  const chunks = (source as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]()
   let head = Buffer.alloc(0)
-  while (head.length < 2) {
-    const next = await chunks.next()
-    if (next.done === true) break
-    head = Buffer.concat([head, asBuffer(next.value)])
-  }
-  if (head.length < 2 || head[0] !== 0x1f || head[1] !== 0x8b) {
-    if (head.length > 0) yield head
-    for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) yield asBuffer(next.value)
-    return
-  }
-  const gunzip = createGunzip({ chunkSize: READ_CHUNK_BYTES })
-  /** Resolves when gunzip takes more input, or is gone (then feeding stops). */
-  const writable = async (): Promise<void> => await new Promise<void>((resolve) => {
-    const done = (): void => {
-      gunzip.off('drain', done)
-      gunzip.off('close', done)
-      resolve()
+  const onData = (chunk: Buffer | string): void => {
+    head = Buffer.concat([head, typeof chunk === 'string' ? Buffer.from(chunk) : chunk])
+    if (head.length < 2) return
+    stopSniffing()
+    source.pause()
+    const done = (): void => undefined // errors reach the consumer through `out`, which pipeline destroys
+    if (head[0] === 0x1f && head[1] === 0x8b) {
+      const gunzip = createGunzip({ chunkSize: READ_CHUNK_BYTES })
+      gunzip.write(head)
+      pipeline(source, gunzip, out, done)
+    } else {
+      out.write(head)
+      pipeline(source, out, done)
     }
-    gunzip.on('drain', done)
-    gunzip.on('close', done)
-  })
-  const feed = (async (): Promise<void> => {
-    try {
-      if (!gunzip.write(head)) await writable()
-      for (let next = await chunks.next(); next.done !== true && !gunzip.destroyed; next = await chunks.next()) {
-        if (!gunzip.write(asBuffer(next.value))) await writable()
-      }
-      gunzip.end()
-    } catch (err) {
-      gunzip.destroy(err as Error)
-    }
-  })()
-  try {
-    yield * (gunzip as AsyncIterable<Buffer>)
-  } finally {
-    gunzip.destroy()
-    source.destroy()
-    await feed
   }
+  const onEnd = (): void => {
+    stopSniffing()
+    out.end(head)
+  }
+  const onError = (err: Error): void => {
+    stopSniffing()
+    out.destroy(err)
+  }
+  const stopSniffing = (): void => {
+    source.off('data', onData)
+    source.off('end', onEnd)
+    source.off('error', onError)
+  }
+  source.on('data', onData)
+  source.once('end', onEnd)
+  source.once('error', onError)
+  return out
 }

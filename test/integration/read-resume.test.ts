@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { appendFileSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
+import { PassThrough, Readable } from 'node:stream'
 import { gzipSync } from 'node:zlib'
 import { describe, test } from 'node:test'
 import { CHECKPOINT_FILE, type CheckpointEntry } from '../../src/checkpoint/store.js'
@@ -200,6 +200,23 @@ describe('read with checkpoints', () => {
     assert.deepEqual(plain.acked, ids(0, 3), 'plain text, even with a first chunk of one byte')
     const empty = await run(dir, ['-'], {}, {}, { stdin: Readable.from([]) })
     assert.deepEqual(empty.pushed, [])
+  })
+
+  test('a stop while standard input is open and idle ends the run at once (plain or gzip)', { timeout: 20_000 }, async (t) => {
+    const dir = tmpDir(t)
+    for (const gzip of [false, true]) {
+      const stdin = new PassThrough()
+      // One whole line, then nothing: the producer is alive but quiet (its pipe stays open).
+      stdin.write(gzip ? gzipSync(accessLines(0, 1)).subarray(0, 30) : accessLines(0, 1))
+      const sink = createTestSink()
+      const controller = new AbortController()
+      const running = forward({ config: testConfig('read', ['-'], join(dir, 'state')), logger: silentLogger(), sink, cwd: dir, signal: controller.signal, stdin })
+      if (!gzip) await waitFor('the first line', () => sink.acked.length === 1)
+      else await new Promise((resolve) => setTimeout(resolve, 200))
+      controller.abort()
+      await running
+      assert.equal(stdin.destroyed, true, 'standard input is let go')
+    }
   })
 
   test('a pattern that matches nothing is reported before anything is read', async (t) => {
