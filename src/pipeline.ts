@@ -254,7 +254,7 @@ async function finishRun (run: Run, failure: unknown): Promise<void> {
   }
   // Hits Matomo never answered (stopped, given up, cut off): counted, and the exit code says so. A sink that
   // does not send (tests) counts what was never acknowledged.
-  run.summary.hitsPendingAtExit = run.sink.unanswered ?? run.outstanding()
+  run.summary.hitsPendingAtExit = run.sink.unanswered ?? Math.max(0, run.outstanding() - run.summary.linesHeldAtExit)
   try {
     await run.writer?.stop()
   } catch (err) {

@@ -8,7 +8,8 @@ export function checkWritable (path: string): void {
   let target = resolve(path)
   try {
     if (existsSync(target)) {
-      if (!statSync(target).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' })
+      // A directory cannot be written; /dev/stderr, a FIFO read by a collector and regular files can.
+      if (statSync(target).isDirectory()) throw Object.assign(new Error('a directory'), { code: 'EISDIR' })
     } else {
       while (!existsSync(target)) target = dirname(target)
       if (!statSync(target).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' })

@@ -67,6 +67,8 @@ export function createDryRunSink (stdout: NodeJS.WritableStream): HitSink {
     },
     drained: waitDrain,
     stopped,
+    // Every hit is acknowledged as it is printed: none is ever waiting for an answer.
+    unanswered: 0,
     async end (): Promise<void> {
       flush()
       await waitDrain()

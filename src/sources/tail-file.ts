@@ -63,6 +63,8 @@ export class FileTailer {
   lastGrowthAt: number
   /** The last poll read to the end of the file (it was not cut short by its byte limit or an abort). */
   atEof = false
+  /** The last poll stopped at its byte limit with more to read: the next round should not wait. */
+  hitLimit = false
   private readonly handle: FileHandle
   private readonly deps: TailDeps
   private offset: number
@@ -115,6 +117,7 @@ export class FileTailer {
    */
   async poll (clock: () => number, maxBytes = MAX_BYTES_PER_POLL): Promise<boolean> {
     if (this.closed) return false
+    this.hitLimit = false
     this.releasePrevious()
     const size = (await this.handle.stat()).size
     if (size < this.offset) {
@@ -146,6 +149,7 @@ export class FileTailer {
       if (sink.saturated) await waitDrained(sink, signal)
     }
     this.atEof = eof
+    this.hitLimit = !eof && readThisPoll >= maxBytes
     if (grew) this.lastGrowthAt = clock()
     return grew
   }
@@ -244,15 +248,16 @@ export async function lastLineEnd (handle: FileHandle, size: number): Promise<nu
  * Lines before `offset` (a line start), so that a file first followed from its end reports true line numbers
  * in logs and reject records. Reads the file once, at that first start only.
  */
-export async function countLines (handle: FileHandle, offset: number): Promise<number> {
+export async function countLines (handle: FileHandle, offset: number, signal?: AbortSignal): Promise<number> {
   const buffer = Buffer.alloc(READ_CHUNK_BYTES)
   let lines = 0
-  for (let position = 0; position < offset;) {
+  // An abort stops the count: 0 means unknown (offsets stay exact).
+  for (let position = 0; position < offset && signal?.aborted !== true;) {
     const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, offset - position), position)
     if (bytesRead === 0) break
     for (let i = buffer.indexOf(0x0a, 0); i !== -1 && i < bytesRead; i = buffer.indexOf(0x0a, i + 1)) lines++
     position += bytesRead
   }
-  return lines
+  return signal?.aborted === true ? 0 : lines
 }
 

@@ -154,7 +154,7 @@ export function createTailSet (options: TailSetOptions): TailSet {
         logger.info({ path, offset, by: match.by }, `${path}: resuming at byte ${offset}${match.by === 'content' ? ` (same content as ${match.entry.path})` : ''}`)
       } else if (initial && options.startAt === 'end' && !followedBefore) {
         offset = await lastLineEnd(handle, size)
-        line = await countLines(handle, offset)
+        line = await countLines(handle, offset, deps.signal)
         logger.info({ path, offset, line }, `${path}: no checkpoint, starting at its end (byte ${offset}, after line ${line}; --start-at beginning reads it whole)`)
       } else {
         offset = 0
@@ -297,7 +297,9 @@ export function createTailSet (options: TailSetOptions): TailSet {
       const aborted = (): boolean => signal?.aborted === true || closed
       while (!aborted()) {
         woken = false
-        await sleep(pollIntervalMs, signal)
+        // A file that stopped at its share of a round (a backlog) is read on at once, not after the interval.
+        if ([...tailers.values()].some((t) => t.hitLimit)) await new Promise((resolve) => { setImmediate(resolve) })
+        else await sleep(pollIntervalMs, signal)
         if (aborted()) break
         await poll()
       }

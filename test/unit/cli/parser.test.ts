@@ -1,6 +1,7 @@
 // The yargs parser and main(), in-process: commands, flags as given, help, version, and usage errors.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createParser, parseCommandLine } from '../../../src/cli/parser.js'
@@ -90,6 +91,16 @@ describe('main', () => {
     assert.equal(code, 1)
     assert.match(io.err(), /^MF_ERR_OUTPUT_WRITE: cannot write .*a-file\/summary\.json: ENOTDIR/m)
     assert.equal(io.out(), '', 'nothing was read')
+  })
+
+  test('a dry run stopped while lines are held for format detection exits 0: held lines are not pending hits', async () => {
+    const controller = new AbortController()
+    const stdin = new PassThrough()
+    stdin.write('{"ts":1,"svc":"x","event":"started"}\n')
+    const io = { ...captureIo(), stdin, signal: controller.signal }
+    const running = main(['read', '-', '--dry-run', '--idsite', '1', '--summary-json', '/dev/null'], io)
+    setTimeout(() => { controller.abort() }, 300)
+    assert.equal(await running, 0)
   })
 
   test('--access-token on argv works but warns; the token is never printed', async () => {

@@ -22,6 +22,7 @@ describe('createRejectWriter', () => {
     writeFileSync(join(dir, 'afile'), '')
     assert.throws(() => createRejectWriter(join(dir, 'afile', 'sub', 'rejects.ndjson')), { code: 'MF_ERR_OUTPUT_WRITE', message: /ENOTDIR \(.*afile is not a directory\)/ })
     assert.throws(() => createRejectWriter(dir), { code: 'MF_ERR_OUTPUT_WRITE', message: /EISDIR/ })
+    createRejectWriter('/dev/null') // a device (or /dev/stderr, a FIFO) can be written: accepted
     const later = join(dir, 'new', 'deeper', 'rejects.ndjson')
     createRejectWriter(later)
     assert.equal(existsSync(later), false, 'still created only at the first reject')
