@@ -80,6 +80,22 @@ async function ready (dir: string, files = 1): Promise<void> {
   })
 }
 
+/**
+ * access.log with `existing` lines, followed from its end (the default) while `appended` lines are written,
+ * then stopped: the state dir now knows the file.
+ */
+async function tailedOnce (t: { after: (fn: () => Promise<void>) => void }, existing: number, appended: number): Promise<{ dir: string, log: string, startTail: ReturnType<typeof setup>['startTail'] }> {
+  const { dir, startTail } = setup(t)
+  const log = join(dir, 'access.log')
+  writeFileSync(log, accessLines(0, existing))
+  const tailing = startTail(['access.log'])
+  await ready(dir)
+  appendFileSync(log, accessLines(existing, existing + appended))
+  await received(tailing.sink, ids(existing, existing + appended), 'the lines appended while following')
+  await tailing.stop()
+  return { dir, log, startTail }
+}
+
 /** Lets a few polls happen, so a test's next step meets a tailer that has seen the current state. */
 async function afterPolls (count = 3, intervalMs = 20): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, count * intervalMs + 20))
@@ -98,27 +114,13 @@ describe('tail', () => {
   })
 
   test('starting at the end of a file keeps true line numbers (checkpoint line, reject records)', async (t) => {
-    const { dir, startTail } = setup(t)
-    const log = join(dir, 'access.log')
-    writeFileSync(log, accessLines(0, 5))
-    const tailing = startTail(['access.log'])
-    await ready(dir)
-    appendFileSync(log, accessLines(5, 6))
-    await received(tailing.sink, ids(5, 6), 'the appended line')
-    await tailing.stop()
+    const { dir } = await tailedOnce(t, 5, 1)
     const [entry] = JSON.parse(readFileSync(join(dir, 'state', CHECKPOINT_FILE), 'utf8')).sources as CheckpointEntry[]
     assert.equal(entry?.line, 6, 'six lines before the checkpoint, not one')
   })
 
   test('a rotation while tail is stopped: after the restart the new file is read whole, not from its end', async (t) => {
-    const { dir, startTail } = setup(t)
-    const log = join(dir, 'access.log')
-    writeFileSync(log, accessLines(0, 2))
-    const first = startTail(['access.log'])
-    await ready(dir)
-    appendFileSync(log, accessLines(2, 3))
-    await received(first.sink, ids(2, 3), 'the line written while following')
-    await first.stop()
+    const { dir, log, startTail } = await tailedOnce(t, 2, 1)
     // logrotate while stopped: the followed file is renamed away, the new one gets lines at once.
     renameSync(log, join(dir, 'access.log.1'))
     writeFileSync(log, accessLines(3, 6))
