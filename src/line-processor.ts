@@ -2,7 +2,7 @@
 import type { SourceProgress, Ticket } from './ack/source-progress.js'
 import type { Config } from './config/types.js'
 import { errors } from './errors.js'
-import { AUTO_CONCURRENCY_CEILING } from './sink/adaptive-concurrency.js'
+import { inFlightLimit } from './sink/adaptive-concurrency.js'
 import { isLineIssue, reject, type JsonRecord, type LineIssue } from './formats/access-entry.js'
 import { createContainerLine, parseCriLine, PartialLines, unwrapDocker, type JoinedLine } from './formats/container.js'
 import { ambiguity, formatsFitting, noFit, DETECTION_MAX_LINES } from './formats/detect.js'
@@ -59,8 +59,8 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
     oldHitsNeedToken: !config.dryRun
   })
   const explicitFormat = chooseFormat(config.format, config.fields)
-  /** Half the duplicate bound (concurrency × batch size): see giveUpStalePartials. */
-  const partialPatience = Math.max(1, Math.floor((config.concurrency === 'auto' ? AUTO_CONCURRENCY_CEILING : config.concurrency) * config.batchSize / 2))
+  /** Half the duplicate bound: see giveUpStalePartials. */
+  const partialPatience = Math.max(1, Math.floor(inFlightLimit(config) / 2))
   const limiter = createRateLimiter()
 
   /**
@@ -219,7 +219,7 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
       }
 
       /**
-       * A piece whose last piece has not come while PARTIAL_PATIENCE hits of other streams followed it is
+       * A piece whose last piece has not come while partialPatience hits of other streams followed it is
        * processed as it is (as at the end of the input). It holds the checkpoint, so the hits after it cannot
        * become durable: waiting longer would fill the duplicate bound and stop the reader for good (deadlock).
        */

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { SourceProgress } from './ack/source-progress.js'
 import { createDurableGate, type DurableGate } from './checkpoint/durable-gate.js'
-import { AUTO_CONCURRENCY_CEILING } from './sink/adaptive-concurrency.js'
+import { inFlightLimit } from './sink/adaptive-concurrency.js'
 import { CheckpointStore } from './checkpoint/store.js'
 import { createCheckpointWriter, type CheckpointWriter, type TrackedFile } from './checkpoint/writer.js'
 import type { Config } from './config/types.js'
@@ -74,12 +74,6 @@ interface Run {
   outstanding: () => number
 }
 
-/** Most hits in flight at once, which bounds the duplicates after a crash (README "Delivery guarantee"). */
-export function inFlightLimit (config: Config): number {
-  // With --concurrency auto the sender adapts up to its ceiling.
-  const concurrency = config.concurrency === 'auto' ? AUTO_CONCURRENCY_CEILING : config.concurrency
-  return concurrency * config.batchSize
-}
 
 /** A source without a checkpoint (stdin): its acknowledged hits count as durable at once. */
 function untrackedSource (run: Run, name: string = STDIN): SourceProgress {

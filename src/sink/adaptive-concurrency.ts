@@ -1,8 +1,18 @@
 // AIMD limit on bulk requests in flight (after Vector's adaptive request concurrency), enforced with p-limit.
 import pLimit from 'p-limit'
+import type { Config } from '../config/types.js'
 
 /** --concurrency auto: the same limiter, with this ceiling. */
 export const AUTO_CONCURRENCY_CEILING = 16
+
+/**
+ * Most hits in flight at once (concurrency × batch size; the ceiling for --concurrency auto): the bound on
+ * duplicates after a crash (README "Delivery guarantee").
+ */
+export function inFlightLimit (config: Pick<Config, 'concurrency' | 'batchSize'>): number {
+  const concurrency = config.concurrency === 'auto' ? AUTO_CONCURRENCY_CEILING : config.concurrency
+  return concurrency * config.batchSize
+}
 
 /** An answer this much slower than the recent average means Matomo is saturating: no increase. */
 const SLOW_FACTOR = 1.5
