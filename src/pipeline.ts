@@ -237,8 +237,9 @@ async function finishRun (run: Run, failure: unknown): Promise<void> {
       // A sink that ended with an error (MF_ERR_SINK_STOPPED: its own shutdown timer passed) must fail the run.
       if (await settlesWithin(ended, run.config.shutdownTimeoutMs)) await ended
       else {
-        run.logger.warn({ pending: run.outstanding(), timeoutMs: run.config.shutdownTimeoutMs },
-          `shutdown: ${run.outstanding()} hits were still unanswered after ${run.config.shutdownTimeoutMs} ms; they are not checkpointed and will be sent again by the next run`)
+        const pending = run.outstanding()
+        run.logger.warn({ pending, timeoutMs: run.config.shutdownTimeoutMs },
+          `shutdown: ${pending} hits were still unanswered after ${run.config.shutdownTimeoutMs} ms; they are not checkpointed and will be sent again by the next run`)
       }
     } else {
       await run.sink.end()

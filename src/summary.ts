@@ -34,7 +34,7 @@ export class Summary {
   hitsUnaccounted = 0
   batches = 0
   retries = 0
-  /** Hits still unanswered when the shutdown timeout expired: not checkpointed, sent again by the next run. */
+  /** Hits Matomo never answered when the run ended (stopped, given up, cut off): not checkpointed, sent again by the next run. */
   hitsPendingAtExit = 0
   /**
    * Lines read but not yet classified when the run stopped (a signal, or an error elsewhere): held while the

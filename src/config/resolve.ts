@@ -62,8 +62,8 @@ export function resolveConfig (input: ResolveInput): Config {
   const token = raw.get('access-token')
   const tokenFile = raw.get('access-token-file')
   if (token !== undefined && tokenFile !== undefined) {
-    if ((token.layer ?? 0) > (tokenFile.layer ?? 0)) raw.delete('access-token-file')
-    else if ((tokenFile.layer ?? 0) > (token.layer ?? 0)) raw.delete('access-token')
+    if (token.layer > tokenFile.layer) raw.delete('access-token-file')
+    else if (tokenFile.layer > token.layer) raw.delete('access-token')
     else problems.push(`Give the token once: ${tokenFile.origin} and ${token.origin} both set it.`)
   }
 

@@ -8,7 +8,7 @@ export interface RawValue {
   value: unknown
   origin: ValueOrigin
   /** 0 default, 1 config file, 2 environment, 3 flag: a higher layer wins. */
-  layer?: number
+  layer: number
 }
 
 const TRUE_WORDS = new Set(['true', '1', 'yes', 'on'])

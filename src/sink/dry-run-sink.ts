@@ -14,15 +14,18 @@ export function createDryRunSink (stdout: NodeJS.WritableStream): HitSink {
   const stopped = new Promise<never>((_resolve, reject) => { rejectStopped = reject })
   stopped.catch(() => undefined)
   let drainWaiters: Array<(err?: ForwardError) => void> = []
+  const wakeDrainWaiters = (err?: ForwardError): void => {
+    const waiters = drainWaiters
+    drainWaiters = []
+    for (const wake of waiters) wake(err)
+  }
 
   stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (failure !== undefined) return
     failure = errors.MF_ERR_OUTPUT_WRITE('standard output', err.code ?? err.message, { cause: err })
     buffer = ''
     rejectStopped(failure)
-    const waiters = drainWaiters
-    drainWaiters = []
-    for (const wake of waiters) wake(failure)
+    wakeDrainWaiters(failure)
   })
 
   const flush = (): void => {
@@ -34,9 +37,7 @@ export function createDryRunSink (stdout: NodeJS.WritableStream): HitSink {
       saturated = true
       stdout.once('drain', () => {
         saturated = false
-        const waiters = drainWaiters
-        drainWaiters = []
-        for (const wake of waiters) wake()
+        wakeDrainWaiters()
       })
     }
   }

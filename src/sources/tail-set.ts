@@ -71,12 +71,9 @@ export function createTailSet (options: TailSetOptions): TailSet {
    * poll. A file with the same dev:ino but another size or mtime is looked at again: the gzip file may have been
    * deleted and its inode reused for a new log file (ext4 does so at once).
    */
-  const skipped = new Map<string, { size: number, mtimeMs: number }>()
-  const isSkipped = (key: string, info: FoundFile): boolean => {
-    const seen = skipped.get(key)
-    // Whole milliseconds: scan() has float stats, openFile() bigint ones.
-    return seen !== undefined && seen.size === Number(info.size) && seen.mtimeMs === Math.floor(Number(info.mtimeMs))
-  }
+  const skipped = new Map<string, string>()
+  /** Size and mtime in whole milliseconds: scan() has float stats, openFile() bigint ones. */
+  const versionOf = (size: number | bigint, mtimeMs: number | bigint): string => `${size}:${Math.floor(Number(mtimeMs))}`
   const warned = new Set<string>()
   let started = false
 
@@ -113,7 +110,7 @@ export function createTailSet (options: TailSetOptions): TailSet {
 
   async function openFile (path: string, expected: FoundFile, initial: boolean): Promise<void> {
     const expectedKey = `${expected.dev}:${expected.ino}`
-    if (isSkipped(expectedKey, expected)) return
+    if (skipped.get(expectedKey) === versionOf(expected.size, expected.mtimeMs)) return
     let handle
     try {
       handle = await open(path, 'r')
@@ -125,14 +122,14 @@ export function createTailSet (options: TailSetOptions): TailSet {
       const ids = await handle.stat({ bigint: true })
       const key = `${ids.dev}:${ids.ino}`
       // The path may have been rotated between stat and open: never open a file that is already followed.
-      if (tailers.has(key) || isSkipped(key, { dev: Number(ids.dev), ino: Number(ids.ino), size: Number(ids.size), mtimeMs: Number(ids.mtimeMs) })) {
+      if (tailers.has(key) || skipped.get(key) === versionOf(ids.size, ids.mtimeMs)) {
         await handle.close()
         return
       }
       const { head, gzip } = await readHead(handle)
       if (gzip) {
         logger.info({ path }, `${path} is gzip-compressed; tail follows plain files only (use read for it)`)
-        skipped.set(key, { size: Number(ids.size), mtimeMs: Math.floor(Number(ids.mtimeMs)) })
+        skipped.set(key, versionOf(ids.size, ids.mtimeMs))
         await handle.close()
         return
       }
