@@ -53,8 +53,8 @@ export function createMapper (options: MapperOptions): Mapper {
   const random = options.random ?? Math.random
   const nowMs = options.nowMs ?? Date.now
   const oldHitsNeedToken = options.accessToken === undefined && options.oldHitsNeedToken !== false
-  const { idsite, accessToken, assumeHttps, host: fallbackHost } = options
-  const withToken = accessToken !== undefined
+  const { idsite, assumeHttps, host: fallbackHost } = options
+  const withToken = options.accessToken !== undefined
   // A Map: indexing the config object by a fresh path string costs a string-table lookup per line.
   const routes = new Map(Object.entries(options.routeDetails))
   const hasRoutes = routes.size > 0
@@ -88,10 +88,10 @@ export function createMapper (options: MapperOptions): Mapper {
     }
     if (entry.acceptLanguage !== undefined) params.lang = entry.acceptLanguage
     if (entry.referer !== undefined) params.urlref = entry.referer
-    if (accessToken !== undefined) {
+    // The token itself goes once per bulk body (it authenticates every item of it), never into the params.
+    if (withToken) {
       const cip = pickClientIp(entry.forwardedFor, entry.remoteAddress)
       if (cip !== undefined) params.cip = cip
-      params.token_auth = accessToken
     }
     if (entry.userId !== undefined) params.uid = entry.userId
     // cdt: Unix seconds; Matomo truncates fractions and reads epoch ms as a date far in the future.

@@ -1,4 +1,4 @@
-// --dry-run: one JSON object per hit on stdout, in input order, with the token redacted.
+// --dry-run: one JSON object per hit on stdout, in input order (a hit's params never hold the token: it goes once per bulk body).
 import { errors, type ForwardError } from '../errors.js'
 import type { Hit, HitSink } from './sink.js'
 
@@ -52,9 +52,7 @@ export function createDryRunSink (stdout: NodeJS.WritableStream): HitSink {
   return {
     push (hit: Hit): void {
       if (failure !== undefined) return
-      const params = hit.params
-      if (params.token_auth !== undefined) params.token_auth = '<redacted>'
-      buffer += JSON.stringify(params) + '\n'
+      buffer += JSON.stringify(hit.params) + '\n'
       hit.progress.ack(hit.ticket)
       if (buffer.length >= FLUSH_CHARS) flush()
       else if (!scheduled) {

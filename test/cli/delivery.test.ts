@@ -54,6 +54,13 @@ describe('matomo-forward read (spawned)', () => {
     assert.equal(summary.hits_tracked_total, 5)
     assert.equal(summary.hits_sent_total, 5)
     assert.ok(!r.stderr.includes(SUPER_TOKEN) && !r.stdout.includes(SUPER_TOKEN))
+    // The token goes once per bulk body and authenticates every item (their cip is accepted); no item repeats it.
+    const bodies = matomo.requests.filter((req) => req.path === '/matomo.php').map((req) => JSON.parse(req.body) as { token_auth?: string, requests: Array<Record<string, unknown>> }).filter((body) => body.requests.length > 0)
+    assert.ok(bodies.length > 0)
+    for (const body of bodies) {
+      assert.equal(body.token_auth, SUPER_TOKEN)
+      assert.ok(body.requests.every((item) => !('token_auth' in item) && typeof item.cip === 'string'))
+    }
   })
 
   test('exits 3 when Matomo counted hits invalid', async (t) => {

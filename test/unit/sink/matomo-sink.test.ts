@@ -20,7 +20,7 @@ import { waitFor } from '../../helpers/wait-for.js'
 const NOW_S = Math.floor(Date.now() / 1000)
 
 function params (n: number, visitor = n % 7): TrackingParams {
-  return { idsite: 1, rec: 1, url: `https://www.example.org/p/${n}`, action_name: `/p/${n}`, ua: `agent-${visitor}`, cip: `203.0.113.${visitor}`, cdt: NOW_S - 60, token_auth: SUPER_TOKEN }
+  return { idsite: 1, rec: 1, url: `https://www.example.org/p/${n}`, action_name: `/p/${n}`, ua: `agent-${visitor}`, cip: `203.0.113.${visitor}`, cdt: NOW_S - 60 }
 }
 
 interface Setup {
