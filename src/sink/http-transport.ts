@@ -11,7 +11,7 @@ export interface RawAnswer {
 
 export interface Transport {
   /** POSTs `body`; rejects (with the system or undici error) when no answer came. */
-  post: (url: string, headers: Readonly<Record<string, string>>, body: string, signal: AbortSignal, timeoutMs: number) => Promise<RawAnswer>
+  post: (url: string, headers: Readonly<Record<string, string>>, body: Buffer | string, signal: AbortSignal, timeoutMs: number) => Promise<RawAnswer>
   close: () => Promise<void>
 }
 

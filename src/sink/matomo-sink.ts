@@ -4,7 +4,7 @@ import type { Logger } from '../log.js'
 import type { RejectWriter } from '../output/reject-file.js'
 import type { Summary } from '../summary.js'
 import { AUTO_CONCURRENCY_CEILING, createAdaptiveConcurrency, type AdaptiveConcurrency } from './adaptive-concurrency.js'
-import { buildBulkBody, bulkOverheadBytes, createBulkClient, RequestFailure, type BulkClient } from './bulk-request.js'
+import { buildBulkBody, bulkOverheadBytes, countItemBytes, createBulkClient, RequestFailure, type BulkClient } from './bulk-request.js'
 import { classifyAnswer, classifyFailure, type ClassifyContext, type Outcome } from './classify.js'
 import { createRetryLogGate, RetryableError, withRetries } from './retry.js'
 import type { Config } from '../config/types.js'
@@ -365,7 +365,7 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
   }
 
   async function send (batch: Batch): Promise<Outcome> {
-    const body = buildBulkBody(batch.items, tokenJson)
+    const body = buildBulkBody(batch.items, tokenJson, batch.itemBytes)
     const sent = batch.hits.length
     return await withRetries(async (attempt) => {
       if (attempt > 1) summary.retries++
@@ -575,9 +575,7 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
 
 function slice (batch: Batch, from: number, to: number): Batch {
   const items = batch.items.slice(from, to)
-  let itemBytes = items.length === 0 ? 0 : items.length - 1
-  for (const item of items) itemBytes += Buffer.byteLength(item)
-  return { hits: batch.hits.slice(from, to), visitors: batch.visitors.slice(from, to), items, itemBytes, taken: batch.taken, gen: batch.gen }
+  return { hits: batch.hits.slice(from, to), visitors: batch.visitors.slice(from, to), items, itemBytes: countItemBytes(items), taken: batch.taken, gen: batch.gen }
 }
 
 /** "access.log lines 120-319" (per source, for a batch that spans files). */

@@ -48,10 +48,10 @@ async function play (s: Scenario): Promise<{ maxHeld: number, limit: number, ack
   let maxHeld = 0
   const client: BulkClient = {
     endpoint: { display: 'http://127.0.0.1/matomo.php' } as BulkClient['endpoint'],
-    sendBulk: async (body: string): Promise<HttpAnswer> => {
+    sendBulk: async (body: Buffer | string): Promise<HttpAnswer> => {
       maxHeld = Math.max(maxHeld, seen.gate?.held ?? 0)
       await turns(s.delays[requests++ % s.delays.length] as number)
-      const count = (JSON.parse(body) as { requests: unknown[] }).requests.length
+      const count = (JSON.parse(body.toString()) as { requests: unknown[] }).requests.length
       return { status: 200, contentType: 'application/json', body: JSON.stringify({ status: 'success', tracked: count, invalid: 0 }), retryAfter: undefined, elapsedMs: 1 }
     },
     callApi: async () => { throw new Error('not used') },

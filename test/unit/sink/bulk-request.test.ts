@@ -5,7 +5,8 @@ import { createServer, request as httpRequest } from 'node:http'
 import { createServer as createTlsServer } from 'node:https'
 import { connect, type AddressInfo } from 'node:net'
 import { describe, test } from 'node:test'
-import { buildBulkBody, bulkOverheadBytes, createBulkClient, parseMatomoUrl, RequestFailure } from '../../../src/sink/bulk-request.js'
+import fc from 'fast-check'
+import { buildBulkBody, bulkOverheadBytes, countItemBytes, createBulkClient, parseMatomoUrl, RequestFailure } from '../../../src/sink/bulk-request.js'
 import { startFakeMatomo } from '../../helpers/fake-matomo.js'
 import { waitFor } from '../../helpers/wait-for.js'
 
@@ -24,11 +25,22 @@ describe('buildBulkBody', () => {
     const items = ['{"a":1}', '{"b":"é"}']
     const token = JSON.stringify('tok')
     const body = buildBulkBody(items, token)
-    assert.deepEqual(JSON.parse(body), { requests: [{ a: 1 }, { b: 'é' }], token_auth: 'tok' })
+    assert.deepEqual(JSON.parse(body.toString()), { requests: [{ a: 1 }, { b: 'é' }], token_auth: 'tok' })
     const itemBytes = Buffer.byteLength(items.join(','))
-    assert.equal(Buffer.byteLength(body), bulkOverheadBytes(token) + itemBytes)
-    assert.equal(Buffer.byteLength(buildBulkBody(items, undefined)), bulkOverheadBytes(undefined) + itemBytes)
-    assert.deepEqual(JSON.parse(buildBulkBody([], undefined)), { requests: [] })
+    assert.equal(countItemBytes(items), itemBytes)
+    assert.equal(body.length, bulkOverheadBytes(token) + itemBytes)
+    assert.equal(buildBulkBody(items, undefined).length, bulkOverheadBytes(undefined) + itemBytes)
+    assert.deepEqual(JSON.parse(buildBulkBody([], undefined).toString()), { requests: [] })
+    assert.deepEqual(buildBulkBody(items, token, itemBytes), body)
+  })
+
+  test('encodes any text exactly (multi-byte and astral characters, escapes) and refuses a wrong byte count', () => {
+    fc.assert(fc.property(fc.array(fc.dictionary(fc.string({ unit: 'grapheme' }), fc.oneof(fc.string({ unit: 'binary' }), fc.integer())), { maxLength: 8 }), (objects) => {
+      const items = objects.map((o) => JSON.stringify(o))
+      assert.deepEqual(buildBulkBody(items, '"t"'), Buffer.from('{"requests":[' + items.join(',') + '],"token_auth":"t"}', 'utf8'))
+    }))
+    for (const wrong of [8, 9, 11]) assert.throws(() => buildBulkBody(['{"a":"é"}'], undefined, wrong), RangeError)
+    assert.equal(buildBulkBody(['{"a":"é"}'], undefined, 10).toString(), '{"requests":[{"a":"é"}]}')
   })
 })
 
