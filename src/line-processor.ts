@@ -56,6 +56,8 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
     allowedMethod: config.allowedMethod,
     ignoredMethod: config.ignoredMethod,
     routeDetails: config.routeDetails,
+    statusDimension: config.statusDimension,
+    methodDimension: config.methodDimension,
     oldHitsNeedToken: !config.dryRun
   })
   const explicitFormat = chooseFormat(config.format, config.fields)

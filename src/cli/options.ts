@@ -54,6 +54,8 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   { name: 'exclude-pattern', type: 'list', noCommaSplit: true, group: 'Rules', default: [], arg: 'REGEX', description: 'Regular expression matched at the start of the path, like Python re.match (repeatable; in the environment several as a JSON array, since a pattern may hold commas). Tried after paths and methods.' },
   { name: 'allowed-method', type: 'list', group: 'Rules', default: [], arg: 'METHOD', description: 'Only track these HTTP methods (repeatable, case-insensitive). Default: all.' },
   { name: 'ignored-method', type: 'list', group: 'Rules', default: [], arg: 'METHOD', description: 'Never track these HTTP methods (repeatable, case-insensitive). Wins over --allowed-method.' },
+  { name: 'status-dimension', type: 'integer', group: 'Rules', min: 1, max: 999, arg: 'ID', description: 'Also send the HTTP status as custom dimension ID (dimensionID=404). cvar, which carries it too, needs the CustomVariables plugin since Matomo 4; custom dimensions are built in. Create the dimension (action scope) in Matomo first.' },
+  { name: 'method-dimension', type: 'integer', group: 'Rules', min: 1, max: 999, arg: 'ID', description: 'Also send the HTTP method as custom dimension ID (dimensionID=GET), as --status-dimension does for the status.' },
   { name: 'tracking-data-key', type: 'string', group: 'Rules', default: 'matomo', arg: 'KEY', description: 'Key (dotted path) of the per-request object of extra Matomo parameters in a log entry; merged over the defaults, cvar merged key by key.' },
 
   // Delivery

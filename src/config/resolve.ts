@@ -162,6 +162,10 @@ function crossCheck (input: ResolveInput, values: Record<string, unknown>, inval
     problems.push('--idsite is required (or MATOMO_FORWARD_IDSITE, or idsite in the config file).')
   }
 
+  if (values.statusDimension !== undefined && values.statusDimension === values.methodDimension) {
+    problems.push(`${originOf('status-dimension')} and ${originOf('method-dimension')} both name custom dimension ${String(values.statusDimension)}: give each its own dimension.`)
+  }
+
   for (const pattern of (values.excludePattern as string[] | undefined) ?? []) {
     try {
       compileStartAnchored(pattern)

@@ -36,6 +36,9 @@ export interface Config {
   readonly excludePattern: readonly string[]
   readonly allowedMethod: readonly string[]
   readonly ignoredMethod: readonly string[]
+  /** Custom dimension ids that also carry the status and the method (`dimensionN`), when set. */
+  readonly statusDimension: number | undefined
+  readonly methodDimension: number | undefined
   readonly trackingDataKey: string
   readonly routeDetails: RouteDetails
   readonly fields: FieldMap | undefined

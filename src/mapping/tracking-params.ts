@@ -37,6 +37,9 @@ export interface MapperOptions extends MappingRules {
   assumeHttps: boolean
   host: string | undefined
   trustedProxy: readonly string[]
+  /** Custom dimension ids that also carry the status and the method (cvar needs a plugin since Matomo 4). */
+  statusDimension?: number | undefined
+  methodDimension?: number | undefined
   /** Random source for `rand`; injectable for tests. */
   random?: () => number
   /** Clock for the cdt checks; injectable for tests. @default Date.now */
@@ -58,6 +61,8 @@ export function createMapper (options: MapperOptions): Mapper {
   // A Map: indexing the config object by a fresh path string costs a string-table lookup per line.
   const routes = new Map(Object.entries(options.routeDetails))
   const hasRoutes = routes.size > 0
+  const statusKey = options.statusDimension === undefined ? undefined : 'dimension' + String(options.statusDimension)
+  const methodKey = options.methodDimension === undefined ? undefined : 'dimension' + String(options.methodDimension)
 
   return function map (entry: AccessEntry): MappingResult {
     const excluded = rules.exclusion(entry.path, entry.method)
@@ -108,6 +113,8 @@ export function createMapper (options: MapperOptions): Mapper {
     const dataCvar = data?.cvar
     const customCvar = routeCvar !== undefined || dataCvar !== undefined
     if (!customCvar) params.cvar = defaultCvar(entry.status, entry.method)
+    if (statusKey !== undefined && entry.status !== undefined) params[statusKey] = String(entry.status)
+    if (methodKey !== undefined && entry.method !== undefined) params[methodKey] = entry.method
     if (entry.error !== undefined) {
       params.ca = 1
       params.cra = entry.error

@@ -46,6 +46,18 @@ describe('bin/matomo-forward.js (built dist)', () => {
     assert.match(r.stderr, /line 8 of \S*fixtures\/logs\/pino-http.ndjson \(offset \d+\) rejected: invalid_json/)
   })
 
+  test('--status-dimension and --method-dimension send status and method as custom dimensions too', async () => {
+    const r = await run(['read', join(ROOT, 'fixtures/logs/nginx-json.ndjson'), '--dry-run', '--idsite', '2', '--format', 'nginx-json', '--status-dimension', '4', '--method-dimension', '5'])
+    assert.equal(r.code, 0, r.stderr)
+    const out = hits(r.stdout)
+    assert.equal(out.length, 5)
+    for (const h of out) {
+      const cvar = JSON.parse(String(h.cvar)) as { http_status_code: number, http_method: string }
+      assert.equal(h.dimension4, String(cvar.http_status_code))
+      assert.equal(h.dimension5, cvar.http_method)
+    }
+  })
+
   test('reads standard input with -, and the nginx JSON layout of import_logs.py', async () => {
     const { readFileSync } = await import('node:fs')
     const input = readFileSync(join(ROOT, 'fixtures/logs/nginx-json.ndjson'), 'utf8')

@@ -129,6 +129,17 @@ describe('resolveConfig', () => {
     assert.equal(resolveConfig(input({ flags: { idsite: '1', 'dry-run': true, concurrency: 'auto' } })).concurrency, 'auto')
   })
 
+  test('status and method dimensions: from flags or env, at least 1, never the same dimension', () => {
+    const c = resolveConfig(input({ flags: { idsite: '1', 'dry-run': true, 'status-dimension': '2' }, env: { MATOMO_FORWARD_METHOD_DIMENSION: '5' } }))
+    assert.equal(c.statusDimension, 2)
+    assert.equal(c.methodDimension, 5)
+    assert.equal(resolveConfig(input()).statusDimension, undefined)
+    const same = problemsOf(() => resolveConfig(input({ flags: { idsite: '1', 'dry-run': true, 'status-dimension': '4' }, env: { MATOMO_FORWARD_METHOD_DIMENSION: '4' } })))
+    assert.ok(same.some((p) => /--status-dimension and environment variable MATOMO_FORWARD_METHOD_DIMENSION both name custom dimension 4/.test(p)), same.join('\n'))
+    const zero = problemsOf(() => resolveConfig(input({ flags: { idsite: '1', 'dry-run': true, 'status-dimension': '0' } })))
+    assert.ok(zero.some((p) => /--status-dimension to be an integer from 1 to 999, got "0"/.test(p)), zero.join('\n'))
+  })
+
   test('reports every problem at once', (t) => {
     const dir = tmpDir(t)
     const config = join(dir, 'c.yaml')
