@@ -31,7 +31,7 @@ function parse (record: JsonRecord, context: ParseContext): ParseResult {
   return {
     method: str(request.method),
     scheme: firstOfList(header(headers['X-Forwarded-Proto'])) ?? (isRecord(request.tls) ? 'https' : 'http'),
-    host: str(request.host),
+    host: firstOfList(header(headers['X-Forwarded-Host'])) ?? str(request.host),
     path,
     query,
     status,

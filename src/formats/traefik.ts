@@ -1,7 +1,7 @@
 // Traefik's JSON access log (StartUTC, Duration ns, Request*, DownstreamStatus, request_<Header>) → AccessEntry.
 import { NOT_AN_ACCESS_ENTRY, parseIsoTime, reject, splitUri, str, type AccessEntry, type JsonRecord, type LineIssue, type ParseResult } from './access-entry.js'
 import { trackingDataOf, type LineFormat, type ParseContext } from './format.js'
-import { INVALID, durationToMs, isAbsent, show, statusOf } from './values.js'
+import { INVALID, durationToMs, firstOfList, isAbsent, show, statusOf } from './values.js'
 
 const MISSING_PATH = reject('missing_field:RequestPath', 'neither a Traefik access line (`RequestPath`) nor a Traefik log line (`level`, `msg`)')
 const MISSING_TIME = reject('missing_field:StartUTC', 'no request time: none of StartUTC, StartLocal, time is present')
@@ -17,8 +17,9 @@ function parse (record: JsonRecord, context: ParseContext): ParseResult {
   const { path, query } = splitUri(uri)
   return {
     method: str(record.RequestMethod),
-    scheme: str(record.RequestScheme),
-    host: str(record.RequestHost),
+    // Kept request headers (accessLog.fields.headers) of a proxy in front of Traefik: what the client used.
+    scheme: firstOfList(str(record['request_X-Forwarded-Proto'])) ?? str(record.RequestScheme),
+    host: firstOfList(str(record['request_X-Forwarded-Host'])) ?? str(record.RequestHost),
     path,
     query,
     status,

@@ -49,7 +49,9 @@ describe('caddy values', () => {
     { name: 'missing request.uri', line: { ...base, request: { method: 'GET' } }, expected: { issue: 'missing_field:request.uri' } },
     { name: 'status that is not a number', line: { ...base, status: 'fine' }, expected: { issue: 'invalid_field:status' } },
     { name: 'no request and no log keys', line: { foo: 1 }, expected: { issue: 'missing_field:request' } },
-    { name: 'empty user_id is absent', line: base, expected: { userId: undefined } }
+    { name: 'empty user_id is absent', line: base, expected: { userId: undefined } },
+    { name: 'X-Forwarded-Host (first of a list) wins over request.host', line: { ...base, request: { ...base.request, headers: { 'X-Forwarded-Host': ['www.example.org, lb'] } } }, expected: { host: 'www.example.org' } },
+    { name: 'without X-Forwarded-Host, request.host', line: base, expected: { host: 'h.example' } }
   ]
   runCases(caddy, cases)
 

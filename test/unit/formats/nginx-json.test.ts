@@ -79,6 +79,7 @@ describe('import_logs.py probe lines, read with --format nginx-json', () => {
     { name: 'generation_time_milli missing → no pf_srv (peer: crash, KeyError)', line: { ...line, generation_time_milli: undefined }, expected: { responseTimeMs: undefined, status: 200 } },
     { name: 'date missing → that line rejected as missing_field:date (peer: crash, KeyError)', line: { ...line, date: undefined }, expected: { issue: 'missing_field:date' } },
     { name: 'length and generation_time_milli "-" → tolerated (peer: same)', line: { ...line, length: '-', generation_time_milli: '-' }, expected: { responseTimeMs: undefined } },
+    { name: 'http_x_forwarded_host / _proto (first of a list) win over host / scheme', line: { ...line, scheme: 'http', http_x_forwarded_host: 'shop.example.org, lb.internal', http_x_forwarded_proto: 'https' }, expected: { host: 'shop.example.org', scheme: 'https' } },
     { name: 'a pino-http line → rejected as missing_field:request_uri (peer: crash, BaseFormatException)', line: { level: 30, time: 1, req: { url: '/' }, res: { statusCode: 200 }, msg: 'request completed' }, expected: { issue: 'missing_field:request_uri' } }
   ]
   runCases(nginxJson, cases)

@@ -40,7 +40,9 @@ describe('traefik values', () => {
     { name: 'no time at all', line: { ...base, StartUTC: undefined, time: undefined }, expected: { issue: 'missing_field:StartUTC' } },
     { name: 'a time that is not RFC 3339', line: { ...base, StartUTC: 'Tue Nov 25' }, expected: { issue: 'invalid_time' } },
     { name: 'a status that is not a number', line: { ...base, DownstreamStatus: 'x' }, expected: { issue: 'invalid_field:DownstreamStatus' } },
-    { name: 'no RequestPath and no log keys', line: { foo: 1 }, expected: { issue: 'missing_field:RequestPath' } }
+    { name: 'no RequestPath and no log keys', line: { foo: 1 }, expected: { issue: 'missing_field:RequestPath' } },
+    { name: 'kept X-Forwarded-Host / -Proto (first of a list) win over RequestHost / RequestScheme', line: { ...base, RequestScheme: 'http', 'request_X-Forwarded-Host': 'www.example.org, lb', 'request_X-Forwarded-Proto': 'https' }, expected: { host: 'www.example.org', scheme: 'https' } },
+    { name: 'without them, RequestHost and RequestScheme', line: { ...base, RequestScheme: 'http' }, expected: { host: 'h', scheme: 'http' } }
   ]
   runCases(traefik, cases)
 
