@@ -1,7 +1,7 @@
 // The per-line hot path: raw line → JSON → AccessEntry → Matomo params → sink; every line ends as hit, filtered or rejected.
 import type { SourceProgress, Ticket } from './ack/source-progress.js'
 import type { Config } from './config/types.js'
-import { errors } from './errors.js'
+import { errors, isForwardError } from './errors.js'
 import { inFlightLimit } from './sink/adaptive-concurrency.js'
 import { isLineIssue, reject, type JsonRecord, type LineIssue } from './formats/access-entry.js'
 import { createContainerLine, parseCriLine, PartialLines, unwrapDocker, type JoinedLine } from './formats/container.js'
@@ -86,7 +86,18 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
   }
 
   function handleRecord (format: LineFormat, progress: SourceProgress, record: JsonRecord, raw: string, lineNo: number, start: number, end: number, ticket: Ticket | undefined): void {
-    const entry = format.parse(record, context)
+    let entry: ReturnType<LineFormat['parse']>
+    let result: ReturnType<Mapper>
+    try {
+      entry = format.parse(record, context)
+      result = isLineIssue(entry) ? entry : map(entry)
+    } catch (err) {
+      // A line must never stop its file: what the format or the mapping cannot handle (tracking data nested
+      // thousands of levels deep overflows JSON.stringify) is rejected like any bad line.
+      if (isForwardError(err)) throw err
+      rejectLine(progress, unmappable(err), raw, lineNo, start, end, ticket)
+      return
+    }
     if (isLineIssue(entry)) {
       if (entry.kind === 'skip') {
         summary.filter(entry.reason)
@@ -96,7 +107,6 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
       }
       return
     }
-    const result = map(entry)
     if (typeof result === 'string') {
       summary.filter(result)
       logger.debug({ reason: result, source: progress.name, line: lineNo }, 'filtered')
@@ -303,6 +313,11 @@ interface HeldLine {
   start: number
   end: number
   ticket: Ticket | undefined
+}
+
+function unmappable (err: unknown): LineIssue {
+  const message = err instanceof Error ? err.message : String(err)
+  return reject('unmappable', `the entry cannot be turned into tracking parameters: ${message}${err instanceof RangeError ? ' (a value nested too deeply?)' : ''}`)
 }
 
 function isBlank (text: string): boolean {

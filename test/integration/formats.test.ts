@@ -1,10 +1,12 @@
 // Every fixture through forward() with the dry-run sink: exact hits, counts by reason that add up, reject records.
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { PassThrough, Readable } from 'node:stream'
 import { describe, test } from 'node:test'
 import { isForwardError } from '../../src/errors.js'
 import { assertAddsUp, byReason, fixture, runForward } from '../helpers/run-forward.js'
+import { tmpDir } from '../helpers/tmp.js'
 
 const TOKEN = { 'access-token': 'test-token-not-secret' }
 
@@ -89,6 +91,22 @@ describe('fixtures through forward()', () => {
       assert.deepEqual(r.rejects.map((x) => x.line), [1, 5])
     })
   }
+})
+
+describe('a line the mapping cannot handle', () => {
+  test('tracking data nested thousands of levels deep is rejected as unmappable; the file goes on', async (t) => {
+    const line = (path: string, matomo?: unknown): string => JSON.stringify({ level: 30, time: Date.now() - 60_000, req: { method: 'GET', url: path, headers: { host: 'h.example' } }, res: { statusCode: 200 }, responseTime: 2, ...(matomo === undefined ? {} : { matomo }) })
+    // Built as text: JSON.stringify of such an object would overflow the stack here too.
+    const deep = line('/deep', { cvar: { x: 0 } }).replace('{"x":0}', '{"x":'.repeat(9000) + '0' + '}'.repeat(9000))
+    const file = join(tmpDir(t), 'deep.log')
+    writeFileSync(file, [line('/before'), deep, line('/after')].join('\n') + '\n')
+    const r = await runForward([file], { format: 'pino-http' })
+    assertAddsUp(r)
+    assert.deepEqual(r.hits.map((h) => h.action_name), ['/before', '/after'])
+    assert.deepEqual(byReason(r.summary.rejected), { unmappable: 1 })
+    assert.equal(r.rejects[0]?.line, 2)
+    assert.match(String(r.rejects[0]?.message), /nested too deeply/)
+  })
 })
 
 describe('bad lines never stop a run (fixtures/logs/bad-lines.ndjson)', () => {
