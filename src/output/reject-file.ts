@@ -45,7 +45,12 @@ export function createRejectWriter (path: string): RejectWriter {
   }
   return {
     write (record) {
-      stream ??= open()
+      try {
+        stream ??= open()
+      } catch (err) {
+        // Its directory went away during the run: the reject file's problem, not the input's.
+        throw errors.MF_ERR_OUTPUT_WRITE(path, (err as Error).message, { cause: err })
+      }
       stream.write(JSON.stringify({ time: new Date().toISOString(), ...record }) + '\n')
       unflushed = true
     },

@@ -1,23 +1,41 @@
 // Whether a file we will write later (reject file, summary file) can be written: checked at start, before any input is read.
-import { accessSync, constants, existsSync, statSync } from 'node:fs'
+import { accessSync, closeSync, constants, existsSync, openSync, statSync, unlinkSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { errors } from '../errors.js'
+import { makeDirs } from './make-dirs.js'
 
-/** Throws MF_ERR_OUTPUT_WRITE unless the file (if it exists) or the nearest existing directory it would be created under is writable. */
+/**
+ * Throws MF_ERR_OUTPUT_WRITE unless `path` can be opened for appending. A regular file is really opened (and a
+ * new one created, with its missing directories, then removed again): access(W_OK) says yes to root where open()
+ * fails (sysfs, procfs, NFS with root_squash), which was found only at the first write, after hits were sent.
+ * Devices and FIFOs (/dev/stderr, a collector's pipe) are only checked with access(): opening a FIFO blocks until
+ * it has a reader.
+ */
 export function checkWritable (path: string): void {
-  let target = resolve(path)
+  const target = resolve(path)
   try {
     if (existsSync(target)) {
-      // A directory cannot be written; /dev/stderr, a FIFO read by a collector and regular files can.
-      if (statSync(target).isDirectory()) throw Object.assign(new Error('a directory'), { code: 'EISDIR' })
-    } else {
-      while (!existsSync(target)) target = dirname(target)
-      if (!statSync(target).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' })
+      const stat = statSync(target)
+      if (stat.isDirectory()) throw Object.assign(new Error('a directory'), { code: 'EISDIR' })
+      if (stat.isFile()) closeSync(openSync(target, 'a'))
+      else accessSync(target, constants.W_OK)
+      return
     }
-    accessSync(target, constants.W_OK)
+    const parent = nearestExisting(dirname(target))
+    if (!statSync(parent).isDirectory()) throw Object.assign(new Error(`${parent} is not a directory`), { code: 'ENOTDIR' })
+    makeDirs(dirname(target))
+    closeSync(openSync(target, 'a'))
+    // Created only by the first record: a run without rejects leaves no file.
+    unlinkSync(target)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    const what = code === 'ENOTDIR' ? ` (${target} is not a directory)` : target === resolve(path) ? '' : ` (${target} is not writable)`
-    throw errors.MF_ERR_OUTPUT_WRITE(path, `${code ?? (err as Error).message}${what}`, { cause: err })
+    const message = (err as Error).message
+    throw errors.MF_ERR_OUTPUT_WRITE(path, code === undefined || message.includes(code) ? message : `${code} (${message})`, { cause: err })
   }
+}
+
+function nearestExisting (dir: string): string {
+  let current = dir
+  while (!existsSync(current) && dirname(current) !== current) current = dirname(current)
+  return current
 }

@@ -1,6 +1,6 @@
 // Reject file: records are appended as NDJSON; flush() resolves once they are on disk.
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { createRejectWriter } from '../../../src/output/reject-file.js'
@@ -26,6 +26,30 @@ describe('createRejectWriter', () => {
     const later = join(dir, 'new', 'deeper', 'rejects.ndjson')
     createRejectWriter(later)
     assert.equal(existsSync(later), false, 'still created only at the first reject')
+    assert.ok(existsSync(join(dir, 'new', 'deeper')), 'its directories are made at once (a --summary-json in a new directory is written at the end)')
+  })
+
+  test('the check opens the file for real: access() says yes to root where open() fails (sysfs)', (t) => {
+    let rootOnSysfs = false
+    try {
+      accessSync('/sys', constants.W_OK)
+      rootOnSysfs = process.getuid?.() === 0
+    } catch {
+      rootOnSysfs = false
+    }
+    if (!rootOnSysfs) {
+      t.skip('needs root and a writable-looking /sys')
+      return
+    }
+    assert.throws(() => createRejectWriter('/sys/matomo-forward-rejects.ndjson'), { code: 'MF_ERR_OUTPUT_WRITE', message: /EACCES|EPERM|EROFS/ })
+  })
+
+  test('a reject file that becomes unwritable during the run fails with MF_ERR_OUTPUT_WRITE (the input is not blamed)', (t) => {
+    const dir = join(tmpDir(t), 'var')
+    const writer = createRejectWriter(join(dir, 'state', 'rejects.ndjson'))
+    rmSync(dir, { recursive: true })
+    writeFileSync(dir, 'a file where the directory was')
+    assert.throws(() => { writer.write({ reason: 'invalid_json', message: 'm', source: 'a.log', line: 1, offset: 0, raw: 'x' }) }, { code: 'MF_ERR_OUTPUT_WRITE' })
   })
 })
 
