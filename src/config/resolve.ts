@@ -6,6 +6,7 @@ import { createRequire } from 'node:module'
 import { CONFIG_ONLY_KEYS, OPTIONS, OPTIONS_BY_KEY, camelCase, envName, type OptionSpec } from '../cli/options.js'
 import { errors } from '../errors.js'
 import { validateFieldMap } from '../formats/fields.js'
+import { isUrlHost } from '../formats/values.js'
 import { checkProxyEntry } from '../mapping/client-ip.js'
 import type { CommandName, Config, FieldMap, RouteDetails } from './types.js'
 import { coerceOption, compileStartAnchored, type RawValue } from './validate.js'
@@ -160,6 +161,11 @@ function crossCheck (input: ResolveInput, values: Record<string, unknown>, inval
 
   if (values.idsite === undefined && !invalid.has('idsite')) {
     problems.push('--idsite is required (or MATOMO_FORWARD_IDSITE, or idsite in the config file).')
+  }
+
+  const host = values.host as string | undefined
+  if (host !== undefined && !isUrlHost(host)) {
+    problems.push(`Expected ${originOf('host')} to be a host name with an optional port (www.example.org, example.org:8443, [2001:db8::1]), without scheme or path, got "${host}".`)
   }
 
   if (values.statusDimension !== undefined && values.statusDimension === values.methodDimension) {

@@ -1,7 +1,7 @@
 // Caddy's JSON access log (ts epoch seconds, request{...}, status, duration seconds, user_id) → AccessEntry.
 import { NOT_AN_ACCESS_ENTRY, header, isRecord, listHeader, parseIsoTime, reject, splitUri, str, type AccessEntry, type JsonRecord, type LineIssue, type ParseResult } from './access-entry.js'
 import { trackingDataOf, type LineFormat, type ParseContext } from './format.js'
-import { INVALID, durationToMs, epochToMs, firstOfList, isAbsent, parseGoDuration, show, statusOf } from './values.js'
+import { INVALID, durationToMs, epochToMs, firstOfList, hostOf, isAbsent, parseGoDuration, show, statusOf } from './values.js'
 
 const EMPTY: JsonRecord = Object.freeze({})
 const MISSING_URI = reject('missing_field:request.uri', '`request.uri` is missing')
@@ -31,7 +31,7 @@ function parse (record: JsonRecord, context: ParseContext): ParseResult {
   return {
     method: str(request.method),
     scheme: firstOfList(header(headers['X-Forwarded-Proto'])) ?? (isRecord(request.tls) ? 'https' : 'http'),
-    host: firstOfList(header(headers['X-Forwarded-Host'])) ?? str(request.host),
+    host: hostOf(header(headers['X-Forwarded-Host']), str(request.host)),
     path,
     query,
     status,

@@ -2,7 +2,7 @@
 import type { FieldMap, FieldSpec } from '../config/types.js'
 import { header, isRecord, listHeader, reject, splitUri, str, type AccessEntry, type JsonRecord, type LineIssue, type ParseResult } from './access-entry.js'
 import { trackingDataOf, type LineFormat, type ParseContext } from './format.js'
-import { DURATION_UNITS, INVALID, TIME_UNITS, durationToMs, errorText, isAbsent, show, statusOf, timeToMs, type DurationUnit, type TimeUnit } from './values.js'
+import { DURATION_UNITS, INVALID, TIME_UNITS, durationToMs, errorText, hostOf, isAbsent, show, statusOf, timeToMs, type DurationUnit, type TimeUnit } from './values.js'
 
 /** Entry fields a fields map may name, with what each holds. `time` and `path` are required. */
 export const ENTRY_FIELDS: Readonly<Record<string, string>> = Object.freeze({
@@ -144,7 +144,7 @@ export function createFieldsFormat (map: FieldMap): LineFormat {
     return {
       method: header(read(record, method)),
       scheme: header(read(record, scheme)),
-      host: header(read(record, host)),
+      host: hostOf(undefined, header(read(record, host))),
       path: split.path,
       query: header(read(record, query)) ?? split.query,
       status: code,

@@ -1,7 +1,7 @@
 // nginx JSON access logs → AccessEntry: import_logs.py's documented layout, and nginx's own variable names as keys.
 import { parseIsoTime, reject, splitUri, str, type AccessEntry, type JsonRecord, type LineIssue, type ParseResult } from './access-entry.js'
 import { trackingDataOf, type LineFormat, type ParseContext } from './format.js'
-import { INVALID, durationToMs, epochToMs, firstOfList, isAbsent, parseClfTime, show, statusOf, strOf } from './values.js'
+import { INVALID, durationToMs, epochToMs, firstOfList, hostOf, isAbsent, parseClfTime, show, statusOf, strOf } from './values.js'
 
 /*
  * Two layouts, read by the same code (a key of either is accepted on any line):
@@ -44,7 +44,7 @@ function parse (record: JsonRecord, context: ParseContext): ParseResult {
     method,
     // Behind a proxy, $http_x_forwarded_proto / $http_x_forwarded_host (when logged) are what the client used.
     scheme: firstOfList(str(record.http_x_forwarded_proto)) ?? str(record.scheme) ?? (https === 'on' ? 'https' : https === '' ? 'http' : undefined),
-    host: firstOfList(str(record.http_x_forwarded_host)) ?? strOf(record.host, record.http_host, record.server_name),
+    host: hostOf(str(record.http_x_forwarded_host), strOf(record.host, record.http_host, record.server_name)),
     path: split.path,
     query: strOf(record.query_string, record.args) ?? split.query,
     status,

@@ -1,7 +1,7 @@
 // pino-http lines (default serializers: req, res, responseTime ms, time epoch ms, err) → AccessEntry.
 import { NOT_AN_ACCESS_ENTRY, header, isRecord, num, parseIsoTime, reject, splitUri, str, type AccessEntry, type JsonRecord, type LineIssue, type ParseResult } from './access-entry.js'
 import { trackingDataOf, type LineFormat, type ParseContext } from './format.js'
-import { INVALID, errorText, firstOfList, isAbsent, show, statusOf } from './values.js'
+import { INVALID, errorText, firstOfList, hostOf, isAbsent, show, statusOf } from './values.js'
 
 const EMPTY: JsonRecord = Object.freeze({})
 const MISSING_URL = reject('missing_field:req.url', '`req.url` is missing')
@@ -23,11 +23,10 @@ function parse (record: JsonRecord, context: ParseContext): ParseResult {
   if (status === INVALID) return reject('invalid_field:res.statusCode', `\`res.statusCode\` is neither a number nor a numeric string: ${show(res.statusCode)}`)
   const headers = isRecord(req.headers) ? req.headers : EMPTY
   const { path, query } = splitUri(url)
-  const forwardedHost = firstOfList(header(headers['x-forwarded-host']))
   return {
     method: str(req.method),
     scheme: firstOfList(header(headers['x-forwarded-proto'])),
-    host: forwardedHost ?? header(headers.host),
+    host: hostOf(header(headers['x-forwarded-host']), header(headers.host)),
     path,
     query,
     status,

@@ -1,14 +1,23 @@
 // Traefik's JSON access log (StartUTC, Duration ns, Request*, DownstreamStatus, request_<Header>) → AccessEntry.
 import { NOT_AN_ACCESS_ENTRY, parseIsoTime, reject, splitUri, str, type AccessEntry, type JsonRecord, type LineIssue, type ParseResult } from './access-entry.js'
 import { trackingDataOf, type LineFormat, type ParseContext } from './format.js'
-import { INVALID, durationToMs, firstOfList, isAbsent, show, statusOf } from './values.js'
+import { INVALID, durationToMs, firstOfList, hostOf, isAbsent, show, statusOf } from './values.js'
 
 const MISSING_PATH = reject('missing_field:RequestPath', 'neither a Traefik access line (`RequestPath`) nor a Traefik log line (`level`, `msg`)')
 const MISSING_TIME = reject('missing_field:StartUTC', 'no request time: none of StartUTC, StartLocal, time is present')
 
+/** What Traefik writes for a field or header in `redact` mode (accessLog.fields.defaultMode / headers.defaultMode). */
+const REDACTED = 'REDACTED'
+
+/** A string field, or undefined when absent or redacted: a redacted value was never what the visitor sent. */
+function kept (value: unknown): string | undefined {
+  const text = str(value)
+  return text === REDACTED ? undefined : text
+}
+
 function parse (record: JsonRecord, context: ParseContext): ParseResult {
   // RequestPath is the request target: path and query.
-  const uri = str(record.RequestPath)
+  const uri = kept(record.RequestPath)
   if (uri === undefined) return 'level' in record || 'msg' in record ? NOT_AN_ACCESS_ENTRY : MISSING_PATH
   const timeMs = traefikTime(record, context)
   if (typeof timeMs !== 'number') return timeMs
@@ -16,35 +25,39 @@ function parse (record: JsonRecord, context: ParseContext): ParseResult {
   if (status === INVALID) return reject('invalid_field:DownstreamStatus', `\`DownstreamStatus\` is neither a number nor a numeric string: ${show(record.DownstreamStatus)}`)
   const { path, query } = splitUri(uri)
   return {
-    method: str(record.RequestMethod),
+    method: kept(record.RequestMethod),
     // Kept request headers (accessLog.fields.headers) of a proxy in front of Traefik: what the client used.
-    scheme: firstOfList(str(record['request_X-Forwarded-Proto'])) ?? str(record.RequestScheme),
-    host: firstOfList(str(record['request_X-Forwarded-Host'])) ?? str(record.RequestHost),
+    scheme: firstOfList(kept(record['request_X-Forwarded-Proto'])) ?? kept(record.RequestScheme),
+    host: hostOf(kept(record['request_X-Forwarded-Host']), kept(record.RequestHost)),
     path,
     query,
     status,
     // Request headers appear only when kept by accessLog.fields.headers, as request_<Header-Name>.
-    userAgent: str(record['request_User-Agent']),
-    referer: str(record.request_Referer),
-    acceptLanguage: str(record['request_Accept-Language']),
-    remoteAddress: str(record.ClientHost),
-    forwardedFor: str(record['request_X-Forwarded-For']),
+    userAgent: kept(record['request_User-Agent']),
+    referer: kept(record.request_Referer),
+    acceptLanguage: kept(record['request_Accept-Language']),
+    remoteAddress: kept(record.ClientHost),
+    forwardedFor: kept(record['request_X-Forwarded-For']),
     responseTimeMs: durationToMs(record.Duration, 'ns'),
     timeMs,
     error: undefined,
-    userId: str(record.ClientUsername),
+    userId: kept(record.ClientUsername),
     trackingData: trackingDataOf(record, context),
-    requestId: str(record['request_X-Request-Id'])
+    requestId: kept(record['request_X-Request-Id'])
   } satisfies AccessEntry
 }
 
 /** StartUTC (request start, ns precision, UTC) first; `time` is when the line was written, in Traefik's zone. */
 function traefikTime (record: JsonRecord, context: ParseContext): number | LineIssue {
-  const value = !isAbsent(record.StartUTC) ? record.StartUTC : !isAbsent(record.StartLocal) ? record.StartLocal : record.time
-  if (isAbsent(value)) return MISSING_TIME
+  const value = present(record.StartUTC) ? record.StartUTC : present(record.StartLocal) ? record.StartLocal : record.time
+  if (!present(value)) return MISSING_TIME
   const ms = typeof value === 'string' ? parseIsoTime(value, context.timeZone) : NaN
   if (Number.isNaN(ms)) return reject('invalid_time', `Traefik's start time is not an RFC 3339 time: ${show(value)}`)
   return ms
+}
+
+function present (value: unknown): boolean {
+  return !isAbsent(value) && value !== REDACTED
 }
 
 export const traefik: LineFormat = {

@@ -86,9 +86,12 @@ export function parseGoDuration (text: string): number | undefined {
 export const INVALID = -1
 
 /** An HTTP status as a number or numeric string; undefined when absent, INVALID when present but not 0–999. */
+const STATUS_TEXT = /^\s*\d{1,3}\s*$/
+
 export function statusOf (value: unknown): number | undefined {
   if (value === undefined || value === null || value === '' || value === '-') return undefined
-  const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : NaN
+  // Digits only in a string: Number() would also read "0x1F" as 31 and "2e2" as 200.
+  const n = typeof value === 'number' ? value : typeof value === 'string' && STATUS_TEXT.test(value) ? Number(value) : NaN
   return Number.isInteger(n) && n >= 0 && n <= 999 ? n : INVALID
 }
 
@@ -98,6 +101,26 @@ export function firstOfList (value: string | undefined): string | undefined {
   const comma = value.indexOf(',')
   const first = (comma === -1 ? value : value.slice(0, comma)).trim()
   return first === '' ? undefined : first
+}
+
+/** host[:port] as a URL can carry it: no scheme, path, query, userinfo, whitespace or control characters. */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must not be in a host
+const URL_HOST = /^(?:[^\s\x00-\x1f\x7f/?#@\\[\]:]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/
+
+/** Whether `value` can be the host of a tracked URL (checked for --host too). */
+export function isUrlHost (value: string): boolean {
+  return URL_HOST.test(value)
+}
+
+/**
+ * The host a visitor used: the first X-Forwarded-Host entry, else the logged Host, skipping values that
+ * cannot be a URL's host (X-Forwarded-Host is whatever the client sent unless a proxy set it: "evil/x?y=" would
+ * otherwise become part of the tracked URL). Undefined when neither is usable (then --host, if set).
+ */
+export function hostOf (forwarded: string | undefined, logged: string | undefined): string | undefined {
+  const first = firstOfList(forwarded)
+  if (first !== undefined && URL_HOST.test(first)) return first
+  return logged !== undefined && URL_HOST.test(logged) ? logged : undefined
 }
 
 /** The first present value of several keys of a record (nginx layouts name the same thing differently). */

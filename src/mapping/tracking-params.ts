@@ -19,7 +19,7 @@ const PF_MAX = 16_777_215
 /** Sent as `ua` when an entry records none: an empty or missing ua makes Matomo record the forwarder's own UA. */
 export const ABSENT_USER_AGENT = '-'
 
-const MISSING_HOST = reject('missing_field:host', 'the entry records no host; set --host')
+const MISSING_HOST = reject('missing_field:host', 'the entry records no host that a URL can carry; set --host')
 
 /** Matomo needs an authenticated token for a cdt this old (tracking_requests_require_authentication_when_custom_timestamp_newer_than). */
 export const TOKEN_AGE_MS = 86_400_000
@@ -77,7 +77,7 @@ export function createMapper (options: MapperOptions): Mapper {
     if (timeMs > now + CLOCK_SKEW_MS || timeMs < now - MAX_AGE_MS) return cdtOutOfRange(timeMs, now)
     if (oldHitsNeedToken && now - timeMs >= TOKEN_AGE_MS - CLOCK_SKEW_MS) return CDT_REQUIRES_TOKEN
 
-    const scheme = assumeHttps ? 'https' : (entry.scheme === 'https' ? 'https' : 'http')
+    const scheme = assumeHttps || isHttps(entry.scheme) ? 'https' : 'http'
     const url = entry.query === undefined
       ? scheme + '://' + host + entry.path
       : scheme + '://' + host + entry.path + '?' + entry.query
@@ -136,6 +136,11 @@ export function createMapper (options: MapperOptions): Mapper {
     }
     return params
   }
+}
+
+/** Schemes are case-insensitive (a proxy may send X-Forwarded-Proto: HTTPS). */
+function isHttps (scheme: string | undefined): boolean {
+  return scheme !== undefined && (scheme === 'https' || scheme.toLowerCase() === 'https')
 }
 
 function cdtOutOfRange (timeMs: number, now: number): LineIssue {

@@ -140,6 +140,14 @@ describe('resolveConfig', () => {
     assert.ok(zero.some((p) => /--status-dimension to be an integer from 1 to 999, got "0"/.test(p)), zero.join('\n'))
   })
 
+  test('--host must be a host name with an optional port, not a URL', () => {
+    assert.equal(resolveConfig(input({ flags: { idsite: '1', 'dry-run': true, host: 'www.example.org:8443' } })).host, 'www.example.org:8443')
+    for (const bad of ['https://x.example', 'a b/c', 'x.example/path']) {
+      const problems = problemsOf(() => resolveConfig(input({ flags: { idsite: '1', 'dry-run': true, host: bad } })))
+      assert.ok(problems.some((p) => p.includes('--host to be a host name') && p.includes(bad)), problems.join('\n'))
+    }
+  })
+
   test('reports every problem at once', (t) => {
     const dir = tmpDir(t)
     const config = join(dir, 'c.yaml')

@@ -42,7 +42,13 @@ describe('traefik values', () => {
     { name: 'a status that is not a number', line: { ...base, DownstreamStatus: 'x' }, expected: { issue: 'invalid_field:DownstreamStatus' } },
     { name: 'no RequestPath and no log keys', line: { foo: 1 }, expected: { issue: 'missing_field:RequestPath' } },
     { name: 'kept X-Forwarded-Host / -Proto (first of a list) win over RequestHost / RequestScheme', line: { ...base, RequestScheme: 'http', 'request_X-Forwarded-Host': 'www.example.org, lb', 'request_X-Forwarded-Proto': 'https' }, expected: { host: 'www.example.org', scheme: 'https' } },
-    { name: 'without them, RequestHost and RequestScheme', line: { ...base, RequestScheme: 'http' }, expected: { host: 'h', scheme: 'http' } }
+    { name: 'without them, RequestHost and RequestScheme', line: { ...base, RequestScheme: 'http' }, expected: { host: 'h', scheme: 'http' } },
+    {
+      name: 'REDACTED (headers or fields in redact mode) counts as absent',
+      line: { ...base, RequestScheme: 'https', 'request_X-Forwarded-Host': 'REDACTED', 'request_X-Forwarded-Proto': 'REDACTED', 'request_User-Agent': 'REDACTED', request_Referer: 'REDACTED', ClientUsername: 'REDACTED', StartUTC: 'REDACTED' },
+      expected: { host: 'h', scheme: 'https', userAgent: undefined, referer: undefined, userId: undefined, timeMs: Date.UTC(2025, 10, 25, 10) }
+    },
+    { name: 'a redacted RequestHost leaves no host (then --host)', line: { ...base, RequestHost: 'REDACTED' }, expected: { host: undefined } }
   ]
   runCases(traefik, cases)
 

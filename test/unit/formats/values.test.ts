@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { UTC } from '../../../src/formats/access-entry.js'
-import { INVALID, durationToMs, epochToMs, errorText, firstOfList, parseClfTime, parseGoDuration, show, statusOf, timeToMs } from '../../../src/formats/values.js'
+import { INVALID, durationToMs, epochToMs, errorText, firstOfList, hostOf, isUrlHost, parseClfTime, parseGoDuration, show, statusOf, timeToMs } from '../../../src/formats/values.js'
 
 const T = Date.UTC(2025, 9, 10, 20, 55, 36)
 
@@ -70,7 +70,24 @@ describe('statusOf', () => {
     for (const value of ['-', '', null, undefined]) assert.equal(statusOf(value), undefined)
   })
   test('anything else present is INVALID', () => {
-    for (const value of ['abc', '2xx', 200.5, 1000, -1, {}, true]) assert.equal(statusOf(value), INVALID, String(value))
+    for (const value of ['abc', '2xx', 200.5, 1000, -1, {}, true, '0x1F', '2e2', '404.0', '+200']) assert.equal(statusOf(value), INVALID, String(value))
+  })
+})
+
+describe('hostOf', () => {
+  test('the first X-Forwarded-Host entry, else the logged host', () => {
+    assert.equal(hostOf('www.example.org, lb.internal', 'internal:3000'), 'www.example.org')
+    assert.equal(hostOf(undefined, 'internal:3000'), 'internal:3000')
+    assert.equal(hostOf(' , x', 'h'), 'h')
+    assert.equal(hostOf('[2001:db8::1]:8443', 'h'), '[2001:db8::1]:8443')
+    assert.equal(hostOf('bücher.example', 'h'), 'bücher.example')
+  })
+  test('a value a URL cannot carry as its host is skipped (client-sent X-Forwarded-Host, garbage)', () => {
+    for (const bad of ['evil.example/x?y=', 'https://x.example', 'a b', 'user@host', 'h\u0000', 'h#f', 'h:99999999', '[not-ip]']) {
+      assert.equal(isUrlHost(bad), false, bad)
+      assert.equal(hostOf(bad, 'www.example.org'), 'www.example.org', bad)
+    }
+    assert.equal(hostOf(undefined, '  '), undefined)
   })
 })
 

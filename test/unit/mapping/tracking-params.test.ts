@@ -82,6 +82,7 @@ describe('createMapper: the params of a tracked entry', () => {
     { name: '--no-assume-https with an https entry', options: { assumeHttps: false }, entry: { scheme: 'https' }, expect: { url: 'https://api.example.org/api/users' } },
     { name: '--no-assume-https without a logged scheme is http', options: { assumeHttps: false }, entry: { scheme: undefined }, expect: { url: 'http://api.example.org/api/users' } },
     { name: 'the query string is part of url but not of action_name', entry: { query: 'page=2&sort=name' }, expect: { url: 'https://api.example.org/api/users?page=2&sort=name', action_name: '/api/users' } },
+    { name: 'schemes are case-insensitive with --no-assume-https (X-Forwarded-Proto: HTTPS)', options: { assumeHttps: false }, entry: { scheme: 'HTTPS' }, expect: { url: 'https://api.example.org/api/users' } },
     { name: '--host is the fallback host', options: { host: 'fallback.example.org' }, entry: { host: undefined }, expect: { url: 'https://fallback.example.org/api/users' } },
     { name: 'the entry host wins over --host', options: { host: 'fallback.example.org' }, expect: { url: 'https://api.example.org/api/users' } },
     { name: 'route details override action_name for an exact path', options: { routeDetails: { '/api/users': { action_name: 'Users' } } }, expect: { action_name: 'Users' } },
