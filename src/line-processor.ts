@@ -116,6 +116,8 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
     if (isLineIssue(result)) {
       if (result === CDT_REQUIRES_TOKEN && summary.hits === 0 && config.command === 'read') {
         // The input starts with hits too old to send without a token: say so once, before sending anything.
+        // This line is not done (read again by the next run): it counts as held, so the summary adds up.
+        summary.linesHeldAtExit++
         throw errors.MF_ERR_CONFIG_TOKEN_REQUIRED(lineNo, progress.name, new Date(entry.timeMs).toISOString())
       }
       rejectLine(progress, result, raw, lineNo, start, end, ticket)
@@ -190,6 +192,14 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
           const before = summary.hits
           process(raw, record, lineNo, start, end, ticket)
           hitsBehindPartials += summary.hits - before
+          return
+        }
+        if (!isLineIssue(record) && isPlainLogLine(record) && formatsFitting(record).length === 0) {
+          // The app's or the server's own log line (level or msg, no request): not an access entry whatever the
+          // format, and no clue to it. Filtered now rather than held, so an input of nothing else (a quiet,
+          // rotated app log) needs no format, and many of them before the first request do not end detection.
+          summary.filter('not_an_access_entry')
+          lineDone(progress, end, lineNo, ticket)
           return
         }
         // A held line holds the checkpoint too: a blank line after it must not commit past it (the line is not
@@ -313,6 +323,11 @@ interface HeldLine {
   start: number
   end: number
   ticket: Ticket | undefined
+}
+
+/** A pino, Caddy or Traefik line of the program's own logging: what every format skips as not_an_access_entry. */
+function isPlainLogLine (record: JsonRecord): boolean {
+  return 'level' in record || 'msg' in record
 }
 
 function unmappable (err: unknown): LineIssue {

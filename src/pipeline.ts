@@ -97,7 +97,7 @@ export async function forward (options: ForwardOptions): Promise<Summary> {
   const tracked: TrackedFile[] = []
   run.outstanding = () => sumOutstanding(run.untracked) + sumOutstanding(tracked.map((t) => t.progress))
   let failure: unknown
-  /** The first input that could not be read: the others are still read, and the run ends with its error. */
+  /** The first input that could not be read or classified: the others are still read; the run ends with its error. */
   let unreadable: unknown
   try {
     for (const [index, input] of expanded.inputs.entries()) {
@@ -110,9 +110,10 @@ export async function forward (options: ForwardOptions): Promise<Summary> {
           await readFile(run, input, tracked)
         }
       } catch (err) {
-        // One damaged or vanished file (a truncated .gz, a permission change) must not keep every later file,
-        // often the live log, from being read on every cron run. What was read of it stays checkpointed.
-        if (!isForwardError(err) || err.code !== 'MF_ERR_SOURCE_UNREADABLE') throw err
+        // One damaged or vanished file (a truncated .gz, a permission change), or one whose format --format auto
+        // cannot tell, must not keep every later file, often the live log, from being read on every cron run.
+        // What was read of it stays checkpointed (lines held for detection are not: read again next run).
+        if (!isForwardError(err) || !PER_INPUT_ERRORS.has(err.code)) throw err
         // Reported at the end as the run's error; said now only if other inputs follow.
         if (index < expanded.inputs.length - 1) run.logger.error({ code: err.code, source: input }, `${err.message}; going on with the other inputs (the run will exit ${err.exitCode})`)
         unreadable ??= err
@@ -125,6 +126,9 @@ export async function forward (options: ForwardOptions): Promise<Summary> {
   await finishRun(run, failure ?? run.fatal)
   return run.summary
 }
+
+/** Errors about one input of `read`: reported at the end, after the other inputs were read. */
+const PER_INPUT_ERRORS: ReadonlySet<string> = new Set(['MF_ERR_SOURCE_UNREADABLE', 'MF_ERR_FORMAT_UNDETECTED'])
 
 /** Runs `tail`: follows the files the patterns match until the signal aborts. Throws ForwardError. */
 export async function tail (options: TailOptions): Promise<Summary> {

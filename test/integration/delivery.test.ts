@@ -118,8 +118,12 @@ describe('delivery (integration)', () => {
     const matomo = await startFakeMatomo()
     t.after(async () => { await matomo.close() })
     const config = resolveConfig({ command: 'read', files: [file], flags: { 'matomo-url': matomo.url, idsite: 1, 'state-dir': join(dir, 'state') }, env: {} })
-    await assert.rejects(forward({ config, logger: createLogger('silent') }), (err: unknown) => isForwardError(err) && err.code === 'MF_ERR_CONFIG_TOKEN_REQUIRED' && err.exitCode === EXIT.usage && /line 1 of .*old\.log/.test(err.message))
+    const summary = new Summary()
+    await assert.rejects(forward({ config, logger: createLogger('silent'), summary }), (err: unknown) => isForwardError(err) && err.code === 'MF_ERR_CONFIG_TOKEN_REQUIRED' && err.exitCode === EXIT.usage && /line 1 of .*old\.log/.test(err.message))
     assert.equal(matomo.bulkCount, 0)
+    // The line that stopped the run is read again by the next one: held, so the summary adds up.
+    assert.equal(summary.linesHeldAtExit, 1)
+    assert.equal(summary.linesRead, summary.hits + summary.filteredTotal + summary.rejectedTotal + summary.linesHeldAtExit)
   })
 
   test('old lines later in the input are rejected as cdt_requires_token, recent ones are sent', async (t) => {

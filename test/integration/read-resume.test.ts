@@ -87,6 +87,22 @@ describe('read with checkpoints', () => {
     assert.equal(summary.linesRead, summary.hits + summary.filteredTotal + summary.rejectedTotal + summary.linesHeldAtExit)
   })
 
+  test('an input whose format cannot be detected does not keep the inputs after it from being read', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'a.log'), accessLines(0, 5))
+    writeFileSync(join(dir, 'b.log'), '{"ts":1,"svc":"x","event":"started"}\n')
+    writeFileSync(join(dir, 'c.log'), accessLines(10, 15))
+    const summary = new Summary()
+    const sink = createTestSink()
+    await assert.rejects(forward({ config: testConfig('read', ['a.log', 'b.log', 'c.log'], join(dir, 'state'), { format: 'auto' }), logger: silentLogger(), sink, cwd: dir, summary }),
+      { code: 'MF_ERR_FORMAT_UNDETECTED', message: /b\.log/ })
+    assert.deepEqual(sink.acked, [...ids(0, 5), ...ids(10, 15)], 'the file after it was read')
+    assert.equal(summary.linesHeldAtExit, 1)
+    const again = createTestSink()
+    await assert.rejects(forward({ config: testConfig('read', ['a.log', 'b.log', 'c.log'], join(dir, 'state'), { format: 'auto' }), logger: silentLogger(), sink: again, cwd: dir }), { code: 'MF_ERR_FORMAT_UNDETECTED' })
+    assert.deepEqual(again.pushed, [], 'the readable files are finished; the undetected one is tried again')
+  })
+
   test('a small in-flight limit (concurrency × batch size) throttles reading but never stalls it', async (t) => {
     const dir = tmpDir(t)
     writeFileSync(join(dir, 'access.log'), accessLines(0, 3000))

@@ -31,6 +31,26 @@ describe('format detection and checkpoints', () => {
     assert.equal(progress.committed, 2)
   })
 
+  test('an input of nothing but the app\'s own log lines (level/msg, no request) needs no format: all filtered', () => {
+    const { progress, feed, handler, summary, sink } = feedSetup({ format: 'auto' })
+    const app = JSON.stringify({ level: 30, time: 1764064800000, pid: 7, msg: 'listening' })
+    feed([app, app, app])
+    assert.equal(progress.committed, Buffer.byteLength((app + '\n').repeat(3)), 'done at once, not held')
+    handler.finish()
+    assert.equal(summary.filtered.get('not_an_access_entry'), 3)
+    assert.equal(sink.hits.length, 0)
+  })
+
+  test('more app lines than the detection look-ahead before the first request do not end detection', () => {
+    const { feed, handler, summary, sink } = feedSetup({ format: 'auto' })
+    const app = JSON.stringify({ level: 30, time: 1764064800000, msg: 'tick' })
+    feed([...Array.from({ length: 1500 }, () => app), unknown, pino])
+    handler.finish()
+    assert.equal(sink.hits.length, 1, 'pino-http detected on the request line')
+    assert.equal(summary.filtered.get('not_an_access_entry'), 1500)
+    assert.equal(summary.rejectedTotal, 1, 'the unknown line, processed as pino-http')
+  })
+
   test('lines still held when the run stops are counted as held at exit: the summary adds up', () => {
     const { handler, feed, summary, progress } = feedSetup({ format: 'auto' })
     feed([unknown, '', unknown])
