@@ -73,7 +73,7 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   { name: 'shutdown-timeout-ms', type: 'integer', group: 'State', default: 10000, min: 0, arg: 'MS', description: 'On SIGINT/SIGTERM, how long to wait for in-flight batches before exiting.' },
 
   // Output
-  { name: 'dry-run', type: 'boolean', group: 'Output', default: false, description: 'Send nothing: print one JSON object per hit to stdout (token redacted) and a summary to stderr.' },
+  { name: 'dry-run', type: 'boolean', group: 'Output', default: false, description: 'Send nothing: print one JSON object per hit to stdout (the params of a bulk item; the token is never in one) and a summary to stderr.' },
   { name: 'reject-file', type: 'string', group: 'Output', arg: 'FILE', description: 'Append rejected lines here as NDJSON (reason, source, line, offset, raw line). Default: rejects.ndjson in the state directory; in dry run, none.' },
   { name: 'summary-json', type: 'string', group: 'Output', arg: 'FILE', description: 'Also write the end-of-run summary to FILE as JSON.' },
   { name: 'log-level', type: 'choice', group: 'Output', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], description: 'Level of the tool\'s own logs (JSON lines on stderr).' },

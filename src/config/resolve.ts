@@ -163,6 +163,11 @@ function crossCheck (input: ResolveInput, values: Record<string, unknown>, inval
     problems.push('--idsite is required (or MATOMO_FORWARD_IDSITE, or idsite in the config file).')
   }
 
+  const trackingDataKey = values.trackingDataKey as string | undefined
+  if (trackingDataKey !== undefined && trackingDataKey.split('.').some((part) => part === '')) {
+    problems.push(`Expected ${originOf('tracking-data-key')} to be a key or a dotted path of keys (matomo, ctx.matomo), got "${trackingDataKey}".`)
+  }
+
   const host = values.host as string | undefined
   if (host !== undefined && !isUrlHost(host)) {
     problems.push(`Expected ${originOf('host')} to be a host name with an optional port (www.example.org, example.org:8443, [2001:db8::1]), without scheme or path, got "${host}".`)
@@ -211,6 +216,11 @@ function crossCheck (input: ResolveInput, values: Record<string, unknown>, inval
   if (routeDetails !== undefined) {
     if (!isPlainObject(routeDetails) || !Object.values(routeDetails).every(isPlainObject)) {
       problems.push('Config key routeDetails must map paths to objects of Matomo parameters, e.g. { "/health": { "action_name": "Health" } }.')
+    } else {
+      // Matched against the path alone: a key with a query string or without the leading slash never matches.
+      for (const key of Object.keys(routeDetails)) {
+        if (!key.startsWith('/') || key.includes('?') || key.includes('#')) problems.push(`Config key routeDetails: "${key}" can never match: keys are exact paths, starting with / and without a query string (e.g. "/health").`)
+      }
     }
   }
 

@@ -27,8 +27,10 @@ export function coerceOption (spec: OptionSpec, raw: RawValue, problems: string[
   if (spec.secret === true) {
     // A secret is never echoed, not even when it is malformed. A number is refused: YAML reads an unquoted
     // token of digits as a number and loses digits (1.2345678901234567e+31), which Matomo would refuse.
-    if (typeof value === 'string' && value !== '') return value
-    const kind = Array.isArray(value) ? 'a list' : value === '' ? 'an empty string' : `a ${value === null ? 'null' : typeof value}`
+    // Trimmed like the first line of a token file: MATOMO_FORWARD_ACCESS_TOKEN=$(cat f) keeps no newline, and a
+    // blank token does not count as one (it would turn on cip and old hits, which Matomo then counts invalid).
+    if (typeof value === 'string' && value.trim() !== '') return value.trim()
+    const kind = Array.isArray(value) ? 'a list' : typeof value === 'string' ? 'an empty string' : `a ${value === null ? 'null' : typeof value}`
     problems.push(`Expected ${origin} to be a non-empty string${typeof value === 'number' ? ' (quote it in YAML: an unquoted token of digits is read as a number)' : ''}, got ${kind} (the value is not shown).`)
     return undefined
   }

@@ -121,6 +121,26 @@ describe('resolveConfig', () => {
     assert.equal(resolveConfig(input({ flags: { idsite: '1', 'matomo-url': 'http://m/', 'access-token-file': join(dir, 'token') } })).accessToken, 'filetoken')
   })
 
+  test('a token from the environment is trimmed like a token file; a blank one is refused without being shown', () => {
+    assert.equal(resolveConfig(input({ env: { MATOMO_FORWARD_ACCESS_TOKEN: 'abc123\n' } })).accessToken, 'abc123')
+    const blank = problemsOf(() => resolveConfig(input({ env: { MATOMO_FORWARD_ACCESS_TOKEN: '  \t' } })))
+    assert.ok(blank.some((p) => /MATOMO_FORWARD_ACCESS_TOKEN to be a non-empty string, got an empty string \(the value is not shown\)/.test(p)), blank.join('\n'))
+  })
+
+  test('a tracking data key with an empty segment and routeDetails keys that can never match are problems', (t) => {
+    for (const key of ['.', 'a..b', 'matomo.']) {
+      const problems = problemsOf(() => resolveConfig(input({ flags: { idsite: '1', 'dry-run': true, 'tracking-data-key': key } })))
+      assert.ok(problems.some((p) => p.includes('--tracking-data-key to be a key or a dotted path')), problems.join('\n'))
+    }
+    assert.equal(resolveConfig(input({ flags: { idsite: '1', 'dry-run': true, 'tracking-data-key': 'ctx.matomo' } })).trackingDataKey, 'ctx.matomo')
+    const file = join(tmpDir(t), 'c.json')
+    writeFileSync(file, JSON.stringify({ routeDetails: { '/ok': {}, '/c?q=1': { action_name: 'C' }, health: {} } }))
+    const problems = problemsOf(() => resolveConfig(input({ flags: { idsite: '1', 'dry-run': true, config: file } })))
+    assert.ok(problems.some((p) => p.includes('"/c?q=1" can never match')), problems.join('\n'))
+    assert.ok(problems.some((p) => p.includes('"health" can never match')), problems.join('\n'))
+    assert.ok(!problems.some((p) => p.includes('"/ok"')))
+  })
+
   test('--dry-run does not need --matomo-url', () => {
     assert.equal(resolveConfig(input({ flags: { idsite: '1', 'dry-run': true } })).matomoUrl, undefined)
   })
