@@ -64,6 +64,7 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
   /** Half the duplicate bound: see giveUpStalePartials. */
   const partialPatience = Math.max(1, Math.floor(inFlightLimit(config) / 2))
   const limiter = createRateLimiter()
+  let reportedMappingBug = false
 
   /**
    * A line is done: filtered or rejected. `ticket` is set for a line joined from container pieces: it has held
@@ -95,6 +96,11 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
       // A line must never stop its file: what the format or the mapping cannot handle (tracking data nested
       // thousands of levels deep overflows JSON.stringify) is rejected like any bad line.
       if (isForwardError(err)) throw err
+      if (!(err instanceof RangeError) && !reportedMappingBug) {
+        // Anything but a stack overflow is a bug of ours: said once with its stack, lines still go on.
+        reportedMappingBug = true
+        logger.error({ err, source: progress.name, line: lineNo }, `unexpected error while mapping line ${lineNo} of ${progress.name} (a bug: please report it with this message); such lines are rejected as unmappable`)
+      }
       rejectLine(progress, unmappable(err), raw, lineNo, start, end, ticket)
       return
     }
@@ -151,7 +157,17 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
         format = chosen
         const lines = held ?? []
         held = undefined
-        for (const h of lines) process(h.raw, h.record, h.lineNo, h.start, h.end, h.ticket)
+        for (let i = 0; i < lines.length; i++) {
+          const h = lines[i] as HeldLine
+          try {
+            process(h.raw, h.record, h.lineNo, h.start, h.end, h.ticket)
+          } catch (err) {
+            // The run stops at this line (MF_ERR_CONFIG_TOKEN_REQUIRED counts it): the lines after it are still
+            // held, so abandon() counts them and the summary adds up.
+            held = lines.slice(i + 1)
+            throw err
+          }
+        }
       }
 
       /** Sniffs one more held record; at the end of the input (or of the look-ahead) gives up with the reason. */
@@ -325,9 +341,19 @@ interface HeldLine {
   ticket: Ticket | undefined
 }
 
-/** A pino, Caddy or Traefik line of the program's own logging: what every format skips as not_an_access_entry. */
+/**
+ * Keys that make a record look like a request, in some layout: a line with any of them may be an access entry of
+ * a layout no format knows (pino-http with renamed keys, another framework's middleware), so it is held and, if
+ * nothing fits, reported (MF_ERR_FORMAT_UNDETECTED) rather than filtered and checkpointed unseen.
+ */
+const REQUEST_KEYS: readonly string[] = ['req', 'request', 'res', 'response', 'url', 'uri', 'path', 'method', 'status', 'statusCode', 'status_code',
+  'RequestPath', 'request_uri', 'http', 'httpRequest', 'host', 'remote_addr', 'remoteAddress', 'ip', 'user_agent', 'userAgent']
+
+/** A line of a program's own logging (level or msg, nothing of a request): what every format skips as not_an_access_entry. */
 function isPlainLogLine (record: JsonRecord): boolean {
-  return 'level' in record || 'msg' in record
+  if (!('level' in record || 'msg' in record)) return false
+  for (const key of REQUEST_KEYS) if (key in record) return false
+  return true
 }
 
 function unmappable (err: unknown): LineIssue {

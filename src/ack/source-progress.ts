@@ -45,11 +45,15 @@ export class SourceProgress {
 
   /** A line finished at once (filtered, rejected, skipped). */
   lineDone (end: number, line = 0): void {
-    this.lastEnd = end
-    this.lastLine = line
+    // Never backwards: lines held for format detection are done after later lines that were filtered at once;
+    // every line not done holds a ticket, so an empty queue means everything up to the furthest end is done.
+    if (end >= this.lastEnd) {
+      this.lastEnd = end
+      this.lastLine = line
+    }
     if (this.head === this.queue.length) {
-      this.committed = end
-      this.committedLine = line
+      this.committed = this.lastEnd
+      this.committedLine = this.lastLine
     }
   }
 

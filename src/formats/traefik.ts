@@ -8,6 +8,7 @@ const MISSING_TIME = reject('missing_field:StartUTC', 'no request time: none of 
 
 /** What Traefik writes for a field or header in `redact` mode (accessLog.fields.defaultMode / headers.defaultMode). */
 const REDACTED = 'REDACTED'
+const PATH_REDACTED = reject('missing_field:RequestPath', '`RequestPath` is REDACTED: keep it (accessLog.fields.names.RequestPath: keep) to track these requests')
 
 /** A string field, or undefined when absent or redacted: a redacted value was never what the visitor sent. */
 function kept (value: unknown): string | undefined {
@@ -17,7 +18,8 @@ function kept (value: unknown): string | undefined {
 
 function parse (record: JsonRecord, context: ParseContext): ParseResult {
   // RequestPath is the request target: path and query.
-  const uri = kept(record.RequestPath)
+  if (record.RequestPath === REDACTED) return PATH_REDACTED
+  const uri = str(record.RequestPath)
   if (uri === undefined) return 'level' in record || 'msg' in record ? NOT_AN_ACCESS_ENTRY : MISSING_PATH
   const timeMs = traefikTime(record, context)
   if (typeof timeMs !== 'number') return timeMs

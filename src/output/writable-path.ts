@@ -1,15 +1,17 @@
 // Whether a file we will write later (reject file, summary file) can be written: checked at start, before any input is read.
 import { accessSync, closeSync, constants, existsSync, openSync, statSync, unlinkSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { basename, dirname, join, resolve } from 'node:path'
 import { errors } from '../errors.js'
 import { makeDirs } from './make-dirs.js'
 
 /**
- * Throws MF_ERR_OUTPUT_WRITE unless `path` can be opened for appending. A regular file is really opened (and a
- * new one created, with its missing directories, then removed again): access(W_OK) says yes to root where open()
- * fails (sysfs, procfs, NFS with root_squash), which was found only at the first write, after hits were sent.
- * Devices and FIFOs (/dev/stderr, a collector's pipe) are only checked with access(): opening a FIFO blocks until
- * it has a reader.
+ * Throws MF_ERR_OUTPUT_WRITE unless `path` can be opened for appending. An existing regular file is really opened
+ * (append, nothing written); for a new file, a uniquely named probe file is created in its directory (made with its
+ * missing parents) and removed: access(W_OK) says yes to root where open() fails (sysfs, procfs, NFS with
+ * root_squash), which was found only at the first write, after hits were sent. The path itself is never created or
+ * removed here (it may be a dangling symlink, or another run's reject file appearing meanwhile). Devices and FIFOs
+ * (/dev/stderr, a collector's pipe) are only checked with access(): opening a FIFO blocks until it has a reader.
  */
 export function checkWritable (path: string): void {
   const target = resolve(path)
@@ -21,12 +23,17 @@ export function checkWritable (path: string): void {
       else accessSync(target, constants.W_OK)
       return
     }
-    const parent = nearestExisting(dirname(target))
+    const dir = dirname(target)
+    const parent = nearestExisting(dir)
     if (!statSync(parent).isDirectory()) throw Object.assign(new Error(`${parent} is not a directory`), { code: 'ENOTDIR' })
-    makeDirs(dirname(target))
-    closeSync(openSync(target, 'a'))
-    // Created only by the first record: a run without rejects leaves no file.
-    unlinkSync(target)
+    makeDirs(dir)
+    const probe = join(dir, `.${basename(target)}.probe-${process.pid}-${randomBytes(4).toString('hex')}`)
+    closeSync(openSync(probe, 'wx'))
+    try {
+      unlinkSync(probe)
+    } catch {
+      // An append-only directory (chattr +a) refuses unlink but takes appends: writable all the same.
+    }
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     const message = (err as Error).message

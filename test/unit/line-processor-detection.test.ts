@@ -51,6 +51,35 @@ describe('format detection and checkpoints', () => {
     assert.equal(summary.rejectedTotal, 1, 'the unknown line, processed as pino-http')
   })
 
+  test('a line with level/msg and a request-like key (an access layout no format knows) is held, never filtered unseen', () => {
+    const { progress, feed, handler, summary } = feedSetup({ format: 'auto' })
+    const renamed = JSON.stringify({ level: 30, time: 1764064800000, request: { method: 'GET', url: '/a' }, response: { statusCode: 200 }, msg: 'request completed' })
+    feed([renamed, renamed])
+    assert.throws(() => { handler.finish() }, { code: 'MF_ERR_FORMAT_UNDETECTED' })
+    assert.equal(progress.committed, 0, 'not checkpointed: read again once the format is named')
+    assert.equal(summary.filteredTotal, 0)
+  })
+
+  test('plain lines filtered before held lines keep the checkpoint at the furthest done line (never backwards)', () => {
+    const { progress, feed, handler, offset } = feedSetup({ format: 'auto' })
+    const app = JSON.stringify({ level: 30, time: 1764064800000, msg: 'tick' })
+    feed(['not json', app, app])
+    handler.finish()
+    assert.equal(progress.committed, offset(), 'the bad line is rejected and the app lines were filtered: all done')
+    assert.equal(progress.committedLine, 3)
+  })
+
+  test('a run stopped while held lines are released still counts the lines after the one that stopped it', () => {
+    const { handler, feed, summary } = feedSetup({ format: 'auto', 'dry-run': false, 'matomo-url': 'http://127.0.0.1:9/matomo.php' })
+    const old = '2025-01-01T00:00:00Z'
+    // The first line fits nothing (held); the second decides nginx-json; releasing the first finds it too old.
+    feed([JSON.stringify({ '@timestamp': old, status: 200, path: '/a', host: 'x.org' })])
+    assert.throws(() => { feed([JSON.stringify({ '@timestamp': old, status: 200, path: '/b', host: 'x.org', remote_addr: '1.2.3.4' })]) }, { code: 'MF_ERR_CONFIG_TOKEN_REQUIRED' })
+    handler.abandon()
+    assert.equal(summary.linesRead, 2)
+    assert.equal(summary.linesRead, summary.hits + summary.filteredTotal + summary.rejectedTotal + summary.linesHeldAtExit)
+  })
+
   test('lines still held when the run stops are counted as held at exit: the summary adds up', () => {
     const { handler, feed, summary, progress } = feedSetup({ format: 'auto' })
     feed([unknown, '', unknown])

@@ -48,7 +48,8 @@ describe('traefik values', () => {
       line: { ...base, RequestScheme: 'https', 'request_X-Forwarded-Host': 'REDACTED', 'request_X-Forwarded-Proto': 'REDACTED', 'request_User-Agent': 'REDACTED', request_Referer: 'REDACTED', ClientUsername: 'REDACTED', StartUTC: 'REDACTED' },
       expected: { host: 'h', scheme: 'https', userAgent: undefined, referer: undefined, userId: undefined, timeMs: Date.UTC(2025, 10, 25, 10) }
     },
-    { name: 'a redacted RequestHost leaves no host (then --host)', line: { ...base, RequestHost: 'REDACTED' }, expected: { host: undefined } }
+    { name: 'a redacted RequestHost leaves no host (then --host)', line: { ...base, RequestHost: 'REDACTED' }, expected: { host: undefined } },
+    { name: 'a redacted RequestPath is rejected, not filtered as a log line', line: { ...base, RequestPath: 'REDACTED' }, expected: { issue: 'missing_field:RequestPath' } }
   ]
   runCases(traefik, cases)
 

@@ -1,6 +1,6 @@
 // Reject file: records are appended as NDJSON; flush() resolves once they are on disk.
 import assert from 'node:assert/strict'
-import { accessSync, constants, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, lstatSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { createRejectWriter } from '../../../src/output/reject-file.js'
@@ -27,6 +27,15 @@ describe('createRejectWriter', () => {
     createRejectWriter(later)
     assert.equal(existsSync(later), false, 'still created only at the first reject')
     assert.ok(existsSync(join(dir, 'new', 'deeper')), 'its directories are made at once (a --summary-json in a new directory is written at the end)')
+  })
+
+  test('the check never creates or removes the path itself: a dangling symlink stays, no probe file is left', (t) => {
+    const dir = tmpDir(t)
+    const link = join(dir, 'rejects.ndjson')
+    symlinkSync(join(dir, 'elsewhere.ndjson'), link)
+    createRejectWriter(link)
+    assert.ok(lstatSync(link).isSymbolicLink(), 'the link is still there')
+    assert.deepEqual(readdirSync(dir), ['rejects.ndjson'], 'nothing created beside it, the link target not created')
   })
 
   test('the check opens the file for real: access() says yes to root where open() fails (sysfs)', (t) => {
