@@ -10,6 +10,7 @@ import { createParseContext, type LineFormat, type ParseContext } from './format
 import { FORMATS, chooseFormat } from './formats/index.js'
 import { parseJsonLine } from './formats/parse-line.js'
 import { createRateLimiter, type Logger } from './log.js'
+import { createForwardingTrust } from './mapping/client-ip.js'
 import { CDT_REQUIRES_TOKEN, createMapper, type Mapper } from './mapping/tracking-params.js'
 import type { RejectWriter } from './output/reject-file.js'
 import type { LineHandler } from './sources/split-lines.js'
@@ -43,7 +44,8 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
   const context: ParseContext = createParseContext({
     timezone: config.timezone,
     trackingDataKey: config.trackingDataKey,
-    fields: config.fields
+    fields: config.fields,
+    trustsForwardingFrom: createForwardingTrust(config.trustedProxy)
   })
   const map: Mapper = createMapper({
     idsite: config.idsite ?? 0,

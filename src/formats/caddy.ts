@@ -28,10 +28,12 @@ function parse (record: JsonRecord, context: ParseContext): ParseResult {
   // A client_ip other than remote_ip was resolved by Caddy's own trusted_proxies: it is the client, and the
   // forwarding headers it came from must not be read a second time.
   const resolvedByCaddy = clientIp !== undefined && clientIp !== remoteIp
+  // Forwarding headers are believed when Caddy's trusted_proxies did, or by the rule of --trusted-proxy.
+  const forwarded = resolvedByCaddy || context.trustsForwardingFrom(remoteIp ?? clientIp)
   return {
     method: str(request.method),
-    scheme: firstOfList(header(headers['X-Forwarded-Proto'])) ?? (isRecord(request.tls) ? 'https' : 'http'),
-    host: hostOf(header(headers['X-Forwarded-Host']), str(request.host)),
+    scheme: (forwarded ? firstOfList(header(headers['X-Forwarded-Proto'])) : undefined) ?? (isRecord(request.tls) ? 'https' : 'http'),
+    host: hostOf(forwarded ? header(headers['X-Forwarded-Host']) : undefined, str(request.host)),
     path,
     query,
     status,

@@ -10,6 +10,8 @@ export interface ParseContext {
   readonly trackingDataPath: readonly string[]
   /** For the `fields` format. */
   readonly fields: FieldMap | undefined
+  /** Whether X-Forwarded-Host/-Proto of an entry with this remote address are believed (--trusted-proxy). */
+  readonly trustsForwardingFrom: (remoteAddress: string | undefined) => boolean
 }
 
 export interface LineFormat {
@@ -20,11 +22,20 @@ export interface LineFormat {
   parse: (record: JsonRecord, context: ParseContext) => ParseResult
 }
 
-export function createParseContext (options: { timezone?: string, trackingDataKey?: string, fields?: FieldMap | undefined } = {}): ParseContext {
+export interface ParseContextOptions {
+  timezone?: string
+  trackingDataKey?: string
+  fields?: FieldMap | undefined
+  /** @default believe every entry's forwarding headers (no --trusted-proxy) */
+  trustsForwardingFrom?: (remoteAddress: string | undefined) => boolean
+}
+
+export function createParseContext (options: ParseContextOptions = {}): ParseContext {
   return Object.freeze({
     timeZone: createTimeZone(options.timezone ?? 'UTC'),
     trackingDataPath: Object.freeze((options.trackingDataKey ?? 'matomo').split('.')),
-    fields: options.fields
+    fields: options.fields,
+    trustsForwardingFrom: options.trustsForwardingFrom ?? (() => true)
   })
 }
 

@@ -40,18 +40,20 @@ function parse (record: JsonRecord, context: ParseContext): ParseResult {
   if (status === INVALID) return reject('invalid_field:status', `\`status\` is neither a number nor a numeric string: ${show(record.status)}`)
   const split = splitUri(uri)
   const https = record.https
+  const remoteAddress = strOf(record.ip, record.remote_addr)
+  const forwarded = context.trustsForwardingFrom(remoteAddress)
   return {
     method,
     // Behind a proxy, $http_x_forwarded_proto / $http_x_forwarded_host (when logged) are what the client used.
-    scheme: firstOfList(str(record.http_x_forwarded_proto)) ?? str(record.scheme) ?? (https === 'on' ? 'https' : https === '' ? 'http' : undefined),
-    host: hostOf(str(record.http_x_forwarded_host), strOf(record.host, record.http_host, record.server_name)),
+    scheme: (forwarded ? firstOfList(str(record.http_x_forwarded_proto)) : undefined) ?? str(record.scheme) ?? (https === 'on' ? 'https' : https === '' ? 'http' : undefined),
+    host: hostOf(forwarded ? str(record.http_x_forwarded_host) : undefined, strOf(record.host, record.http_host, record.server_name)),
     path: split.path,
     query: strOf(record.query_string, record.args) ?? split.query,
     status,
     userAgent: strOf(record.user_agent, record.http_user_agent),
     referer: strOf(record.referrer, record.http_referer, record.http_referrer),
     acceptLanguage: str(record.http_accept_language),
-    remoteAddress: strOf(record.ip, record.remote_addr),
+    remoteAddress,
     forwardedFor: str(record.http_x_forwarded_for),
     // Both hold nginx's $request_time: seconds with millisecond resolution.
     responseTimeMs: durationToMs(record.generation_time_milli ?? record.request_time, 's'),

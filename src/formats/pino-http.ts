@@ -23,17 +23,19 @@ function parse (record: JsonRecord, context: ParseContext): ParseResult {
   if (status === INVALID) return reject('invalid_field:res.statusCode', `\`res.statusCode\` is neither a number nor a numeric string: ${show(res.statusCode)}`)
   const headers = isRecord(req.headers) ? req.headers : EMPTY
   const { path, query } = splitUri(url)
+  const remoteAddress = str(req.remoteAddress)
+  const forwarded = context.trustsForwardingFrom(remoteAddress)
   return {
     method: str(req.method),
-    scheme: firstOfList(header(headers['x-forwarded-proto'])),
-    host: hostOf(header(headers['x-forwarded-host']), header(headers.host)),
+    scheme: forwarded ? firstOfList(header(headers['x-forwarded-proto'])) : undefined,
+    host: hostOf(forwarded ? header(headers['x-forwarded-host']) : undefined, header(headers.host)),
     path,
     query,
     status,
     userAgent: header(headers['user-agent']),
     referer: header(headers.referer) ?? header(headers.referrer),
     acceptLanguage: header(headers['accept-language']),
-    remoteAddress: str(req.remoteAddress),
+    remoteAddress,
     forwardedFor: header(headers['x-forwarded-for']),
     responseTimeMs: num(record.responseTime),
     timeMs,

@@ -26,11 +26,13 @@ function parse (record: JsonRecord, context: ParseContext): ParseResult {
   const status = statusOf(record.DownstreamStatus)
   if (status === INVALID) return reject('invalid_field:DownstreamStatus', `\`DownstreamStatus\` is neither a number nor a numeric string: ${show(record.DownstreamStatus)}`)
   const { path, query } = splitUri(uri)
+  const remoteAddress = kept(record.ClientHost)
+  const forwarded = context.trustsForwardingFrom(remoteAddress)
   return {
     method: kept(record.RequestMethod),
     // Kept request headers (accessLog.fields.headers) of a proxy in front of Traefik: what the client used.
-    scheme: firstOfList(kept(record['request_X-Forwarded-Proto'])) ?? kept(record.RequestScheme),
-    host: hostOf(kept(record['request_X-Forwarded-Host']), kept(record.RequestHost)),
+    scheme: (forwarded ? firstOfList(kept(record['request_X-Forwarded-Proto'])) : undefined) ?? kept(record.RequestScheme),
+    host: hostOf(forwarded ? kept(record['request_X-Forwarded-Host']) : undefined, kept(record.RequestHost)),
     path,
     query,
     status,
@@ -38,7 +40,7 @@ function parse (record: JsonRecord, context: ParseContext): ParseResult {
     userAgent: kept(record['request_User-Agent']),
     referer: kept(record.request_Referer),
     acceptLanguage: kept(record['request_Accept-Language']),
-    remoteAddress: kept(record.ClientHost),
+    remoteAddress,
     forwardedFor: kept(record['request_X-Forwarded-For']),
     responseTimeMs: durationToMs(record.Duration, 'ns'),
     timeMs,

@@ -64,6 +64,20 @@ export function createClientIpPicker (trustedProxies: readonly string[]): Client
   }
 }
 
+/**
+ * Whether an entry's forwarding headers (X-Forwarded-Host, X-Forwarded-Proto) are believed, by the rule of
+ * X-Forwarded-For: without --trusted-proxy always; with it, only when the remote address is a trusted proxy, or
+ * unknown (not an IP address). Compiled once per run.
+ */
+export function createForwardingTrust (trustedProxies: readonly string[]): (remoteAddress: string | undefined) => boolean {
+  if (trustedProxies.length === 0) return () => true
+  const trusted = createBlockList(trustedProxies)
+  return (remoteAddress) => {
+    const remote = ipOrUndefined(remoteAddress)
+    return remote === undefined || trusted.check(remote, isIP(remote) === 4 ? 'ipv4' : 'ipv6')
+  }
+}
+
 function ipOrUndefined (value: string | undefined): string | undefined {
   if (value === undefined) return undefined
   const address = normaliseAddress(value)
