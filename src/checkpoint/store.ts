@@ -1,6 +1,7 @@
 // The checkpoint store of one --state-dir: per file identity, the offset below which every line is done; versioned, atomic, locked.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { errors } from '../errors.js'
 import { makeDirs } from '../output/make-dirs.js'
@@ -20,6 +21,12 @@ export const CHECKPOINT_EXPIRY_MS = 30 * 24 * 3600 * 1000
 export const MAIN_WRITE_INTERVAL_MS = 1000
 /** An empty lock file younger than this belongs to a process that is still writing its pid into it. */
 const EMPTY_LOCK_GRACE_MS = 10_000
+/** The holder touches its lock file this often, so that a lock from another host can be judged by its age... */
+export const LOCK_REFRESH_MS = 10_000
+/** ...and is stale once it has not been touched for this long. */
+export const LOCK_STALE_MS = 60_000
+/** Lock files this process holds: a second store of the same process is refused, never taken over. */
+const HELD_LOCKS = new Set<string>()
 
 /** One file's progress. Keyed by identity, not path: a renamed (rotated) file keeps its checkpoint. */
 export interface CheckpointEntry extends FileIdentity {
@@ -99,6 +106,7 @@ export class CheckpointStore {
   private readonly now: () => number
   private readonly expiryMs: number
   private readonly discardDamaged: boolean
+  private lockRefresh: NodeJS.Timeout | undefined
 
   private constructor (dir: string, options: CheckpointStoreOptions) {
     this.dir = dir
@@ -353,10 +361,17 @@ export class CheckpointStore {
       try {
         const handle = await open(this.lockPath, 'wx', 0o644)
         try {
-          await handle.writeFile(`${process.pid}\n`)
+          await handle.writeFile(lockText())
         } finally {
           await handle.close()
         }
+        HELD_LOCKS.add(this.lockPath)
+        // Touched now and then: a lock seen from another host (a shared volume) is judged by its age.
+        this.lockRefresh = setInterval(() => {
+          const now = new Date()
+          utimes(this.lockPath, now, now).catch(() => undefined)
+        }, LOCK_REFRESH_MS)
+        this.lockRefresh.unref()
         return
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw errors.MF_ERR_CHECKPOINT_WRITE(this.lockPath, (err as Error).message, { cause: err })
@@ -364,25 +379,94 @@ export class CheckpointStore {
       const holder = await readLockHolder(this.lockPath)
       if (holder === 'gone') continue
       if (holder === 'starting') throw errors.MF_ERR_CHECKPOINT_LOCKED(this.dir, `that is starting (empty lock file ${this.lockPath})`)
-      if (typeof holder === 'number' && isAlive(holder)) {
-        throw errors.MF_ERR_CHECKPOINT_LOCKED(this.dir, `${holder} (lock file ${this.lockPath}; if that process is not matomo-forward, delete the lock file)`)
+      const stale = holder === 'garbage' ? 'unreadable' : staleReason(holder, HELD_LOCKS.has(this.lockPath))
+      if (stale === undefined && holder !== 'garbage') {
+        const where = holder.host !== undefined && holder.host !== hostname() ? ` on host ${holder.host}; taken over once not refreshed for ${LOCK_STALE_MS / 1000} s` : ''
+        throw errors.MF_ERR_CHECKPOINT_LOCKED(this.dir, `${holder.pid}${where} (lock file ${this.lockPath}; if that process is not matomo-forward, delete the lock file)`)
       }
-      // The holder died without releasing the lock (kill -9, power loss). Two processes taking over the same
-      // stale lock at the same instant could both succeed; that needs two starts within microseconds of
-      // each other after a crash, and is accepted.
-      this.logger?.warn({ lock: this.lockPath, pid: holder }, `taking over the stale lock of process ${String(holder)}, which is no longer running`)
+      // The holder died without releasing the lock (kill -9, power loss, a restarted container). Two processes
+      // taking over the same stale lock at the same instant could both succeed; that needs two starts within
+      // microseconds of each other after a crash, and is accepted.
+      const pid = holder === 'garbage' ? 'unknown' : String(holder.pid)
+      this.logger?.warn({ lock: this.lockPath, pid }, `taking over the stale lock of process ${pid} (${stale ?? 'unreadable'})`)
       await unlink(this.lockPath).catch(ignoreMissing)
     }
     throw errors.MF_ERR_CHECKPOINT_LOCKED(this.dir, `unknown (lock file ${this.lockPath} keeps changing)`)
   }
 
   private async unlock (): Promise<void> {
+    if (this.lockRefresh !== undefined) clearInterval(this.lockRefresh)
+    this.lockRefresh = undefined
+    if (!HELD_LOCKS.has(this.lockPath)) return
+    HELD_LOCKS.delete(this.lockPath)
     const holder = await readLockHolder(this.lockPath)
-    if (holder === process.pid) await unlink(this.lockPath).catch(ignoreMissing)
+    if (typeof holder === 'object' && holder.pid === process.pid) await unlink(this.lockPath).catch(ignoreMissing)
   }
 }
 
-async function readLockHolder (path: string): Promise<number | 'gone' | 'starting' | 'garbage'> {
+/** Who wrote a lock file: `pid host boot-id start-time` (fields after the pid are `-` when unknown, absent in old files). */
+interface LockHolder {
+  pid: number
+  host: string | undefined
+  boot: string | undefined
+  start: string | undefined
+  mtimeMs: number
+}
+
+function lockText (): string {
+  return `${process.pid} ${hostname() || '-'} ${bootId() ?? '-'} ${procStat(process.pid)?.start ?? '-'}\n`
+}
+
+/**
+ * Why the holder of a lock no longer runs, or undefined when it may: another host's lock by its age (its
+ * processes cannot be seen); then a reboot (boot id), our own pid (a restarted container is pid 1 again, and
+ * this process does not hold the lock), a pid that does not run, a zombie (killed, not yet reaped by a slow
+ * init), a pid reused by a process started at another time.
+ */
+function staleReason (holder: LockHolder, heldHere: boolean): string | undefined {
+  if (holder.host !== undefined && holder.host !== hostname()) {
+    const age = Date.now() - holder.mtimeMs
+    return age > LOCK_STALE_MS ? `written on host ${holder.host}, not refreshed for ${Math.round(age / 1000)} s` : undefined
+  }
+  const boot = bootId()
+  if (holder.boot !== undefined && boot !== undefined && holder.boot !== boot) return 'written before the last reboot'
+  if (holder.pid === process.pid) return heldHere ? undefined : 'written by an earlier process with this pid (a restarted container)'
+  if (!isAlive(holder.pid)) return 'no longer running'
+  const stat = procStat(holder.pid)
+  if (stat?.state === 'Z') return 'killed, not yet reaped'
+  if (holder.start !== undefined && stat !== undefined && stat.start !== holder.start) return 'its pid now belongs to another process'
+  return undefined
+}
+
+let cachedBootId: string | null | undefined
+/** Linux's id of this boot; undefined elsewhere. */
+function bootId (): string | undefined {
+  if (cachedBootId === undefined) {
+    try {
+      cachedBootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null
+    } catch {
+      cachedBootId = null
+    }
+  }
+  return cachedBootId ?? undefined
+}
+
+/** State and start time (clock ticks since boot) of a process, from Linux's /proc; undefined elsewhere or when gone. */
+function procStat (pid: number): { state: string, start: string } | undefined {
+  let text: string
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  } catch {
+    return undefined
+  }
+  // "pid (comm) state ppid ..."; comm may hold spaces and parentheses: the fields start after the last ")".
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
+  const state = fields[0]
+  const start = fields[19]
+  return state === undefined || start === undefined ? undefined : { state, start }
+}
+
+async function readLockHolder (path: string): Promise<LockHolder | 'gone' | 'starting' | 'garbage'> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
@@ -390,14 +474,14 @@ async function readLockHolder (path: string): Promise<number | 'gone' | 'startin
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone'
     throw errors.MF_ERR_CHECKPOINT_WRITE(path, (err as Error).message, { cause: err })
   }
-  const trimmed = text.trim()
-  if (trimmed === '') {
-    const info = await stat(path).catch(() => undefined)
-    if (info === undefined) return 'gone'
-    return Date.now() - info.mtimeMs < EMPTY_LOCK_GRACE_MS ? 'starting' : 'garbage'
-  }
-  const pid = Number(trimmed)
-  return Number.isSafeInteger(pid) && pid > 0 ? pid : 'garbage'
+  const info = await stat(path).catch(() => undefined)
+  if (info === undefined) return 'gone'
+  const fields = text.trim().split(/\s+/)
+  if (fields[0] === '') return Date.now() - info.mtimeMs < EMPTY_LOCK_GRACE_MS ? 'starting' : 'garbage'
+  const pid = Number(fields[0])
+  if (!Number.isSafeInteger(pid) || pid <= 0) return 'garbage'
+  const known = (value: string | undefined): string | undefined => value === undefined || value === '-' ? undefined : value
+  return { pid, host: known(fields[1]), boot: known(fields[2]), start: known(fields[3]), mtimeMs: info.mtimeMs }
 }
 
 function isAlive (pid: number): boolean {

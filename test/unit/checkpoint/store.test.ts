@@ -1,7 +1,8 @@
 // Checkpoint store: atomic versioned writes, recovery from the temp file, torn files, the lock, skipping unchanged writes.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmdirSync, utimesSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import { CHECKPOINT_FILE, CheckpointStore, LOCK_FILE } from '../../../src/checkpoint/store.js'
@@ -189,7 +190,7 @@ describe('CheckpointStore', () => {
   test('the lock keeps a second store (another live process) out, and is released on close', async (t) => {
     const dir = tmpDir(t)
     const store = await CheckpointStore.open(dir)
-    assert.equal(readFileSync(join(dir, LOCK_FILE), 'utf8').trim(), String(process.pid))
+    assert.equal(readFileSync(join(dir, LOCK_FILE), 'utf8').split(' ')[0], String(process.pid))
     await assert.rejects(CheckpointStore.open(dir), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'MF_ERR_CHECKPOINT_LOCKED')
       assert.match(err.message, new RegExp(`in use by process ${process.pid}`))
@@ -206,7 +207,7 @@ describe('CheckpointStore', () => {
     const dir = tmpDir(t)
     writeFileSync(join(dir, LOCK_FILE), `${deadPid()}\n`)
     const store = await CheckpointStore.open(dir)
-    assert.equal(readFileSync(join(dir, LOCK_FILE), 'utf8').trim(), String(process.pid))
+    assert.equal(readFileSync(join(dir, LOCK_FILE), 'utf8').split(' ')[0], String(process.pid))
     await store.close()
     writeFileSync(join(dir, LOCK_FILE), '')
     const old = new Date(Date.now() - 60_000)
@@ -215,6 +216,54 @@ describe('CheckpointStore', () => {
     await again.close()
     writeFileSync(join(dir, LOCK_FILE), '')
     await assert.rejects(CheckpointStore.open(dir), /is starting/, 'a fresh empty lock belongs to a process writing its pid')
+  })
+
+  test('a lock written by an earlier process with our own pid (a restarted container\'s pid 1) is taken over', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, LOCK_FILE), `${process.pid}\n`) // as written by earlier versions: the pid alone
+    const store = await CheckpointStore.open(dir)
+    await store.close()
+  })
+
+  test('a lock from before a reboot, or whose pid now belongs to a process started later, is taken over (Linux)', async (t) => {
+    if (!existsSync('/proc/sys/kernel/random/boot_id')) {
+      t.skip('needs Linux /proc')
+      return
+    }
+    const dir = tmpDir(t)
+    // process.ppid is alive: only the boot id, then the start time, tell that the lock is not its.
+    writeFileSync(join(dir, LOCK_FILE), `${process.ppid} ${hostname()} 00000000-0000-0000-0000-000000000000 -\n`)
+    await (await CheckpointStore.open(dir)).close()
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+    writeFileSync(join(dir, LOCK_FILE), `${process.ppid} ${hostname()} ${boot} 1\n`)
+    await (await CheckpointStore.open(dir)).close()
+    const ppidStart = readFileSync(`/proc/${process.ppid}/stat`, 'utf8').split(') ')[1]?.split(' ')[19]
+    writeFileSync(join(dir, LOCK_FILE), `${process.ppid} ${hostname()} ${boot} ${ppidStart ?? '-'}\n`)
+    await assert.rejects(CheckpointStore.open(dir), { code: 'MF_ERR_CHECKPOINT_LOCKED' }, 'the same process: still locked')
+  })
+
+  test('a lock whose process was killed but not yet reaped (a zombie) is taken over (Linux)', async (t) => {
+    if (!existsSync('/proc/self/stat')) {
+      t.skip('needs Linux /proc')
+      return
+    }
+    // The shell's child exits at once; its parent becomes sleep (exec), which never reaps it.
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] })
+    t.after(() => { parent.kill('SIGKILL') })
+    const zombie = Number(await new Promise<string>((resolve) => { parent.stdout.once('data', (c: Buffer) => { resolve(c.toString().trim()) }) }))
+    for (let i = 0; i < 100 && !/\) Z /.test(readFileSync(`/proc/${zombie}/stat`, 'utf8')); i++) await new Promise((resolve) => setTimeout(resolve, 20))
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, LOCK_FILE), `${zombie}\n`)
+    await (await CheckpointStore.open(dir)).close()
+  })
+
+  test('a lock from another host is judged by its age: refused while refreshed, taken over once stale', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, LOCK_FILE), '4242 other-host.example - -\n')
+    await assert.rejects(CheckpointStore.open(dir), { code: 'MF_ERR_CHECKPOINT_LOCKED', message: /on host other-host\.example/ })
+    const old = new Date(Date.now() - 120_000)
+    utimesSync(join(dir, LOCK_FILE), old, old)
+    await (await CheckpointStore.open(dir)).close()
   })
 
   test('drops entries no run has touched for longer than the expiry', async (t) => {
