@@ -105,7 +105,8 @@ export async function forward (options: ForwardOptions): Promise<Summary> {
       try {
         if (input === STDIN) {
           const progress = untrackedSource(run)
-          await readStream(run, gunzipIfCompressed(options.stdin ?? process.stdin), progress, 0, 0)
+          const end = await readStream(run, gunzipIfCompressed(options.stdin ?? process.stdin), progress, 0, 0)
+          if (end === undefined) run.summary.streamsStoppedEarly.push('standard input')
         } else {
           await readFile(run, input, tracked)
         }
@@ -303,7 +304,9 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
       // /dev/stdin, a named pipe, <(process substitution): a stream with no size and no identity to resume by.
       // Read it like standard input (no checkpoint), never with positional reads, which a pipe cannot do.
       logger.info({ path }, `${path} is not a regular file: read as a stream, without a checkpoint`)
-      await readStream(run, gunzipIfCompressed(handle.createReadStream({ autoClose: false, highWaterMark: 256 * 1024 })), untrackedSource(run, path), 0, 0)
+      const end = await readStream(run, gunzipIfCompressed(handle.createReadStream({ autoClose: false, highWaterMark: 256 * 1024 })), untrackedSource(run, path), 0, 0)
+      // Stopped by a signal before its end: a stream cannot be resumed, the rest of it is not read by any run.
+      if (end === undefined) run.summary.streamsStoppedEarly.push(path)
       return
     }
     // The same file under two names (a symlink like current.log, a hard link) is read once per run: its first

@@ -14,6 +14,8 @@ export interface SummaryJson {
   hits_unaccounted_total: number
   hits_pending_at_exit_total: number
   lines_held_at_exit_total: number
+  /** read: streams (standard input, pipes) a signal stopped before their end; what followed was never read. */
+  streams_stopped_early: string[]
   batches_total: number
   retries_total: number
   duration_seconds: number
@@ -42,6 +44,8 @@ export class Summary {
    * before them: the next run reads them again.
    */
   linesHeldAtExit = 0
+  /** `read`: standard input or pipes a signal stopped before their end (they cannot be resumed). */
+  readonly streamsStoppedEarly: string[] = []
   private readonly startedAt: number
 
   constructor (now: number = performance.now()) {
@@ -80,6 +84,7 @@ export class Summary {
       hits_unaccounted_total: this.hitsUnaccounted,
       hits_pending_at_exit_total: this.hitsPendingAtExit,
       lines_held_at_exit_total: this.linesHeldAtExit,
+      streams_stopped_early: [...this.streamsStoppedEarly],
       batches_total: this.batches,
       retries_total: this.retries,
       duration_seconds: round(seconds, 3),
@@ -98,6 +103,7 @@ export class Summary {
       `  rejected     ${s.rejected_total}${byReason(s.rejected_by_reason)}`
     ]
     if (s.lines_held_at_exit_total > 0) lines.push(`  held         ${s.lines_held_at_exit_total} (stopped before they could be classified; read again next run)`)
+    for (const name of s.streams_stopped_early) lines.push(`  stopped      ${name} before its end: a stream cannot be resumed, the lines after those read are not sent by any run`)
     if (!options.dryRun) {
       lines.push(
         `  sent         ${s.hits_sent_total} in ${s.batches_total} batches (${s.retries_total} retries)`,

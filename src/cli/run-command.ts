@@ -92,7 +92,7 @@ async function preflight (config: Config, signal: AbortSignal | undefined): Prom
  * invalid; 0 when every hit was delivered or deliberately filtered/rejected.
  */
 export function exitCodeOf (summary: Summary): number {
-  if (summary.hitsUnaccounted > 0 || summary.hitsPendingAtExit > 0) return EXIT.undelivered
+  if (summary.hitsUnaccounted > 0 || summary.hitsPendingAtExit > 0 || summary.streamsStoppedEarly.length > 0) return EXIT.undelivered
   if (summary.hitsInvalid > 0) return EXIT.matomoRejected
   return EXIT.ok
 }

@@ -188,6 +188,23 @@ describe('restart through the CLI (spawned)', () => {
     assert.equal(matomo.hits.length, LINES)
   })
 
+  test('SIGTERM on read - before standard input ended: what was read is delivered, but the exit code is 1 (a stream cannot be resumed)', async (t) => {
+    const { matomo, dir, base } = await fixture(t)
+    const summaryPath = join(dir, 'summary.json')
+    const child = spawn(process.execPath, [BIN, 'read', ...base, '--no-preflight', '--summary-json', summaryPath, '-'], { env: { PATH: process.env.PATH ?? '', ...TOKEN_ENV }, stdio: ['pipe', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (c: Buffer) => { stderr += String(c) })
+    const done = new Promise<number | null>((resolve) => { child.on('close', resolve) })
+    child.stdin.write(accessLines(0, 20)) // and the producer keeps its end open
+    await waitFor('the CLI to deliver', () => matomo.hits.length >= 20)
+    child.kill('SIGTERM')
+    assert.equal(await done, 1, stderr)
+    assert.match(stderr, /stopped +standard input before its end/)
+    const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as { streams_stopped_early: string[], hits_tracked_total: number }
+    assert.deepEqual(summary.streams_stopped_early, ['standard input'])
+    assert.equal(summary.hits_tracked_total, 20)
+  })
+
   test('tail: appended lines arrive, rotation by rename loses nothing, SIGINT stops it cleanly', async (t) => {
     const { matomo, file, base } = await fixture(t)
     writeFileSync(file, accessLines(0, 3))
