@@ -1,5 +1,5 @@
 // The yargs parser and main(), in-process: commands, flags as given, help, version, and usage errors.
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { describe, test } from 'node:test'
@@ -93,14 +93,20 @@ describe('main', () => {
     assert.equal(io.out(), '', 'nothing was read')
   })
 
-  test('a dry run stopped while lines are held for format detection exits 0: held lines are not pending hits', async () => {
+  test('a dry run stopped while lines are held for format detection: held lines are not pending hits', async (t) => {
     const controller = new AbortController()
     const stdin = new PassThrough()
     stdin.write('{"ts":1,"svc":"x","event":"started"}\n')
     const io = { ...captureIo(), stdin, signal: controller.signal }
-    const running = main(['read', '-', '--dry-run', '--idsite', '1', '--summary-json', '/dev/null'], io)
+    const summaryPath = join(tmpDir(t), 'summary.json')
+    const running = main(['read', '-', '--dry-run', '--idsite', '1', '--summary-json', summaryPath], io)
     setTimeout(() => { controller.abort() }, 300)
-    assert.equal(await running, 0)
+    // Exit 1 only because standard input was stopped before its end (it cannot be resumed).
+    assert.equal(await running, 1)
+    const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as { hits_pending_at_exit_total: number, lines_held_at_exit_total: number, streams_stopped_early: string[] }
+    assert.equal(summary.hits_pending_at_exit_total, 0)
+    assert.equal(summary.lines_held_at_exit_total, 1)
+    assert.deepEqual(summary.streams_stopped_early, ['standard input'])
   })
 
   test('--access-token on argv works but warns; the token is never printed', async () => {
