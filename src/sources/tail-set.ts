@@ -4,7 +4,7 @@ import { open, stat } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 import { glob } from 'tinyglobby'
 import type { CheckpointStore } from '../checkpoint/store.js'
-import { compareRotation, type InputPattern } from './expand-inputs.js'
+import { compareRotation, describeUnmatched, type InputPattern } from './expand-inputs.js'
 import { readHead } from './fingerprint.js'
 import { countLines, FileTailer, MAX_BYTES_PER_POLL, lastLineEnd, type TailDeps } from './tail-file.js'
 
@@ -177,7 +177,9 @@ export function createTailSet (options: TailSetOptions): TailSet {
       // path would otherwise wait in silence.
       for (const pattern of patterns) {
         if (![...found.keys()].some((path) => pattern.matches(path))) {
-          logger.warn({ pattern: pattern.given }, `no file matches ${pattern.given} yet; waiting for one to appear`)
+          // "logs (a directory: name its files, e.g. logs/*.log)", in the user's own terms.
+          const named = (await describeUnmatched(pattern.pattern, '/')).replaceAll(pattern.pattern, pattern.given)
+          logger.warn({ pattern: pattern.given }, `no file matches ${named} yet; waiting for one to appear`)
         }
       }
     }

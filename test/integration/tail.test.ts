@@ -1,6 +1,6 @@
 // tail on real files: start position, checkpoints, rotation by rename, copytruncate, truncation, deletion, new files, pieces.
 import assert from 'node:assert/strict'
-import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -277,6 +277,17 @@ describe('tail', () => {
     writeFileSync(join(dir, 'app-1.log'), accessLines(0, 2))
     await received(sink, ids(0, 2), 'the file that appeared')
     assert.equal(logs.filter((l) => l.includes('no file matches')).length, 1, 'warned once')
+  })
+
+  test('tail of a directory says it is one and how to name its files', async (t) => {
+    const { dir } = setup(t)
+    mkdirSync(join(dir, 'logs'))
+    const logs: string[] = []
+    const logger = createLogger('warn', new Writable({ write (chunk, _e, cb) { logs.push(String(chunk)); cb() } }))
+    const controller = new AbortController()
+    const running = tail({ config: testConfig('tail', ['logs'], join(dir, 'state')), logger, sink: createTestSink(), cwd: dir, signal: controller.signal, pollIntervalMs: 20 })
+    t.after(async () => { controller.abort(); await running.catch(() => undefined) })
+    await waitFor('the warning', () => logs.some((l) => l.includes('no file matches logs (a directory: name its files, e.g. logs/*.log) yet')))
   })
 
   test('a backlog in one file does not keep a new file waiting: each file gets its share of every round', { timeout: 60_000 }, async (t) => {
