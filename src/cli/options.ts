@@ -4,6 +4,16 @@ export type OptionType = 'string' | 'integer' | 'boolean' | 'list' | 'choice'
 
 export type OptionGroup = 'Matomo' | 'Input' | 'Rules' | 'Delivery' | 'State' | 'Output'
 
+/** How each group is titled, in --help and in the README's options section alike. */
+export const GROUP_TITLES: Readonly<Record<OptionGroup, string>> = Object.freeze({
+  Matomo: 'Matomo',
+  Input: 'Input',
+  Rules: 'Tracking rules (as asgi-matomo)',
+  Delivery: 'Delivery',
+  State: 'Checkpoints and shutdown',
+  Output: 'Output'
+})
+
 export interface OptionSpec {
   /** Flag name, kebab-case, with the unit in the name where there is one. */
   readonly name: string

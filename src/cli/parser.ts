@@ -1,17 +1,8 @@
 // Builds the yargs parser from the option table; no I/O, so tests can parse in-process.
 import yargs, { type Argv, type Options } from 'yargs'
-import { OPTIONS, envName, type OptionGroup, type OptionSpec } from './options.js'
+import { GROUP_TITLES, OPTIONS, envName, type OptionSpec } from './options.js'
 import type { CommandName } from '../config/types.js'
 import { VERSION } from '../version.js'
-
-const GROUP_TITLES: Record<OptionGroup, string> = {
-  Matomo: 'Matomo:',
-  Input: 'Input:',
-  Rules: 'Tracking rules (as asgi-matomo):',
-  Delivery: 'Delivery:',
-  State: 'Checkpoints and shutdown:',
-  Output: 'Output:'
-}
 
 export const COMMANDS: ReadonlyArray<{ name: CommandName, usage: string, description: string }> = [
   { name: 'read', usage: 'read [files..]', description: 'Read files once (globs, .gz, or - for standard input), forward every hit, and exit. Resumes from checkpoints.' },
@@ -29,7 +20,7 @@ export const EXAMPLES: ReadonlyArray<readonly [string, string]> = [
 function yargsOption (spec: OptionSpec): Options {
   const option: Options = {
     describe: spec.description + (spec.cliOnly === true ? '' : `  [env ${envName(spec.name)}]`),
-    group: GROUP_TITLES[spec.group],
+    group: GROUP_TITLES[spec.group] + ':',
     // Defaults are applied by config/resolve.ts (flags > env > config file > defaults), so yargs only
     // reports what was actually given; the default is shown for --help.
     defaultDescription: spec.default === undefined ? undefined : Array.isArray(spec.default) ? (spec.default.length === 0 ? 'none' : spec.default.join(', ')) : String(spec.default)
