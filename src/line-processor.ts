@@ -3,7 +3,7 @@ import type { SourceProgress, Ticket } from './ack/source-progress.js'
 import type { Config } from './config/types.js'
 import { errors, isForwardError } from './errors.js'
 import { inFlightLimit } from './sink/adaptive-concurrency.js'
-import { isLineIssue, reject, type JsonRecord, type LineIssue } from './formats/access-entry.js'
+import { isLineIssue, isRecord, reject, type JsonRecord, type LineIssue } from './formats/access-entry.js'
 import { createContainerLine, parseCriLine, PartialLines, unwrapDocker, type JoinedLine } from './formats/container.js'
 import { ambiguity, formatsFitting, noFit, DETECTION_MAX_LINES } from './formats/detect.js'
 import { createParseContext, type LineFormat, type ParseContext } from './formats/format.js'
@@ -343,19 +343,23 @@ interface HeldLine {
   ticket: Ticket | undefined
 }
 
-/**
- * Keys that make a record look like a request, in some layout: a line with any of them may be an access entry of
- * a layout no format knows (pino-http with renamed keys, another framework's middleware), so it is held and, if
- * nothing fits, reported (MF_ERR_FORMAT_UNDETECTED) rather than filtered and checkpointed unseen.
- */
-const REQUEST_KEYS: readonly string[] = ['req', 'request', 'res', 'response', 'url', 'uri', 'path', 'method', 'status', 'statusCode', 'status_code',
-  'RequestPath', 'request_uri', 'http', 'httpRequest', 'host', 'remote_addr', 'remoteAddress', 'ip', 'user_agent', 'userAgent']
+/** Keys whose object value is a request or a response, in some layout (pino-http with renamed keys, GCP's httpRequest). */
+const REQUEST_OBJECTS: readonly string[] = ['req', 'request', 'res', 'response', 'http', 'httpRequest']
+const TARGET_KEYS: readonly string[] = ['url', 'uri', 'path', 'request_uri', 'RequestPath', 'target']
+const METHOD_OR_STATUS_KEYS: readonly string[] = ['method', 'request_method', 'RequestMethod', 'http_method', 'status', 'statusCode', 'status_code', 'DownstreamStatus']
 
-/** A line of a program's own logging (level or msg, nothing of a request): what every format skips as not_an_access_entry. */
+/**
+ * A line of a program's own logging: level or msg, and nothing that makes it look like a request (a request or
+ * response object, or a target with a method or status). Every format skips such a line as not_an_access_entry.
+ * One that looks like a request may be an access entry of a layout no format knows (another framework's
+ * middleware): it is held and, if nothing fits, reported (MF_ERR_FORMAT_UNDETECTED), never filtered unseen.
+ * An app line that merely mentions a url ("calling upstream") is a plain line.
+ */
 function isPlainLogLine (record: JsonRecord): boolean {
   if (!('level' in record || 'msg' in record)) return false
-  for (const key of REQUEST_KEYS) if (key in record) return false
-  return true
+  for (const key of REQUEST_OBJECTS) if (isRecord(record[key])) return false
+  if (!TARGET_KEYS.some((key) => key in record)) return true
+  return !METHOD_OR_STATUS_KEYS.some((key) => key in record)
 }
 
 function unmappable (err: unknown): LineIssue {

@@ -165,6 +165,8 @@ export async function tail (options: TailOptions): Promise<Summary> {
     jobs.push(readStream(run, gunzipIfCompressed(options.stdin ?? process.stdin), progress, 0, 0, signal).catch(stopOthers))
   }
   await Promise.allSettled(jobs)
+  // A file whose format could not be told was left while the others were followed: the run ends with its error.
+  failure ??= set.fileError
   try {
     await finishRun(run, failure ?? run.fatal)
   } finally {

@@ -165,7 +165,13 @@ export class FileTailer {
     try {
       if (finish) {
         this.gen.splitter.end()
-        this.gen.handler.finish()
+        try {
+          this.gen.handler.finish()
+        } catch (err) {
+          // MF_ERR_FORMAT_UNDETECTED at the end: the held lines count as held (read again by the next run).
+          this.gen.handler.abandon()
+          throw err
+        }
       } else {
         this.gen.handler.abandon()
       }

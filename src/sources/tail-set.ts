@@ -45,6 +45,8 @@ export interface TailSet {
   files: () => TailedFileInfo[]
   /** Hits read but not yet acknowledged, over every file. */
   outstanding: () => number
+  /** The first error about one file only (its format could not be told): the others were followed on. */
+  readonly fileError: unknown
 }
 
 type FoundFile = Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs'>
@@ -72,6 +74,9 @@ export function createTailSet (options: TailSetOptions): TailSet {
    * deleted and its inode reused for a new log file (ext4 does so at once).
    */
   const skipped = new Map<string, string>()
+  /** Files (dev:ino) whose format --format auto could not tell: not followed again in this run. */
+  const givenUp = new Set<string>()
+  let fileError: unknown
   /** Size and mtime in whole milliseconds: scan() has float stats, openFile() bigint ones. */
   const versionOf = (size: number | bigint, mtimeMs: number | bigint): string => `${size}:${Math.floor(Number(mtimeMs))}`
   const warned = new Set<string>()
@@ -110,7 +115,7 @@ export function createTailSet (options: TailSetOptions): TailSet {
 
   async function openFile (path: string, expected: FoundFile, initial: boolean): Promise<void> {
     const expectedKey = `${expected.dev}:${expected.ino}`
-    if (skipped.get(expectedKey) === versionOf(expected.size, expected.mtimeMs)) return
+    if (skipped.get(expectedKey) === versionOf(expected.size, expected.mtimeMs) || givenUp.has(expectedKey)) return
     let handle
     try {
       handle = await open(path, 'r')
@@ -186,6 +191,7 @@ export function createTailSet (options: TailSetOptions): TailSet {
     const pathByKey = new Map<string, string>()
     for (const [path, info] of found) pathByKey.set(`${info.dev}:${info.ino}`, path)
     for (const key of skipped.keys()) if (!pathByKey.has(key)) skipped.delete(key)
+    for (const key of givenUp) if (!pathByKey.has(key)) givenUp.delete(key)
 
     for (const tailer of tailers.values()) {
       const here = found.get(tailer.path)
@@ -229,9 +235,29 @@ export function createTailSet (options: TailSetOptions): TailSet {
       logger.info({ path: tailer.path, offset: tailer.position }, `done with ${tailer.path} (rotated away or deleted, read to its end)`)
       tailers.delete(tailer.key)
       closing.add(tailer)
-      await tailer.close(true)
+      try {
+        await tailer.close(true)
+      } catch (err) {
+        if (!isFileOnlyError(err)) throw err
+        giveUp(tailer, err)
+      }
     }
     for (const tailer of closing) if (tailer.release()) closing.delete(tailer)
+  }
+
+  /**
+   * A file whose format --format auto cannot tell (an app's own log with request-like lines, a layout no format
+   * knows) stops being followed; the daemon goes on with the others and ends with that error when stopped. Its
+   * lines from the first held one are read again by the next run (given --format).
+   */
+  function giveUp (tailer: FileTailer, err: unknown): void {
+    fileError ??= err
+    givenUp.add(tailer.key)
+    if (tailers.delete(tailer.key)) {
+      closing.add(tailer)
+      tailer.close(false).catch(() => undefined)
+    }
+    logger.error({ code: (err as { code?: string }).code, path: tailer.path }, `${(err as Error).message}; no longer following ${tailer.path} in this run (the other files are followed on)`)
   }
 
   /** Polls one file; true when it grew. A read error is warned about once (and retried at the next poll). */
@@ -239,6 +265,10 @@ export function createTailSet (options: TailSetOptions): TailSet {
     try {
       return await tailer.poll(now, tailer.detachedAt === undefined ? MAX_BYTES_PER_POLL : Number.POSITIVE_INFINITY)
     } catch (err) {
+      if (isFileOnlyError(err)) {
+        giveUp(tailer, err)
+        return false
+      }
       if ((err as { code?: string }).code?.startsWith('MF_ERR_') === true) throw err
       warnOnce(`poll:${tailer.key}:${(err as Error).message}`, `cannot read ${tailer.path}: ${(err as Error).message}`, err)
       return false
@@ -322,6 +352,14 @@ export function createTailSet (options: TailSetOptions): TailSet {
       for (const t of tailers.values()) n += t.outstanding
       for (const t of closing) n += t.outstanding
       return n
+    },
+    get fileError () {
+      return fileError
     }
   }
+}
+
+/** Errors about one followed file only: the others are followed on. */
+function isFileOnlyError (err: unknown): boolean {
+  return (err as { code?: string }).code === 'MF_ERR_FORMAT_UNDETECTED'
 }

@@ -279,6 +279,24 @@ describe('tail', () => {
     assert.equal(logs.filter((l) => l.includes('no file matches')).length, 1, 'warned once')
   })
 
+  test('a file whose format cannot be told is left; the other files are followed on; the run ends with its error', async (t) => {
+    const { dir } = setup(t)
+    // Request-like lines of a layout no format knows: held, then MF_ERR_FORMAT_UNDETECTED after 1,000 of them.
+    const unknown = JSON.stringify({ level: 'info', msg: 'request', method: 'GET', path: '/x', status: 200 }) + '\n'
+    writeFileSync(join(dir, 'a.log'), unknown.repeat(1200))
+    writeFileSync(join(dir, 'b.log'), '')
+    const sink = createTestSink()
+    const controller = new AbortController()
+    const running = tail({ config: testConfig('tail', ['*.log'], join(dir, 'state'), { format: 'auto', 'start-at': 'beginning' }), logger: silentLogger(), sink, cwd: dir, signal: controller.signal, pollIntervalMs: 20 })
+    running.catch(() => undefined)
+    t.after(async () => { controller.abort(); await running.catch(() => undefined) })
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    appendFileSync(join(dir, 'b.log'), accessLines(0, 3))
+    await received(sink, ids(0, 3), 'the other file, after the undetectable one was left')
+    controller.abort()
+    await assert.rejects(running, { code: 'MF_ERR_FORMAT_UNDETECTED', message: /a\.log/ })
+  })
+
   test('tail of a directory says it is one and how to name its files', async (t) => {
     const { dir } = setup(t)
     mkdirSync(join(dir, 'logs'))

@@ -60,6 +60,15 @@ describe('format detection and checkpoints', () => {
     assert.equal(summary.filteredTotal, 0)
   })
 
+  test('an app line that only mentions a url is plain; one with a target and a method or status is held', () => {
+    const { feed, summary, progress } = feedSetup({ format: 'auto' })
+    feed([JSON.stringify({ level: 30, time: 1764064800000, msg: 'calling upstream', url: 'https://api.example.org/x' })])
+    assert.equal(summary.filtered.get('not_an_access_entry'), 1)
+    const before = progress.committed
+    feed([JSON.stringify({ level: 'info', msg: 'request', method: 'GET', path: '/x', status: 200 })])
+    assert.equal(progress.committed, before, 'held: it may be an access entry of a layout no format knows')
+  })
+
   test('plain lines filtered before held lines keep the checkpoint at the furthest done line (never backwards)', () => {
     const { progress, feed, handler, offset } = feedSetup({ format: 'auto' })
     const app = JSON.stringify({ level: 30, time: 1764064800000, msg: 'tick' })
