@@ -1,5 +1,6 @@
 // Wires sources → line processor → sink for one run (read or tail), keeps checkpoints, and owns the order of shutdown.
-import { open } from 'node:fs/promises'
+import { closeSync, constants, openSync } from 'node:fs'
+import { open, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { SourceProgress } from './ack/source-progress.js'
@@ -295,10 +296,24 @@ function sumOutstanding (progresses: readonly SourceProgress[]): number {
 async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promise<void> {
   const { config, logger, store } = run
   let handle
+  // Opening a named pipe blocks until a writer opens it, in a thread-pool thread the process cannot exit
+  // without (a second signal hung too): on a signal, open it for writing ourselves and close it at once, which
+  // lets that open return; the pipe then reads as ended, and the run stops as for any stream cut short.
+  const unblockFifo = (): void => {
+    try {
+      closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK))
+    } catch {
+      // Not a FIFO waiting for a writer (ENXIO: no reader yet; or a regular file): nothing to unblock.
+    }
+  }
+  const fifo = (await stat(path).catch(() => undefined))?.isFIFO() === true
+  if (fifo) run.signal?.addEventListener('abort', unblockFifo, { once: true })
   try {
     handle = await open(path, 'r')
   } catch (err) {
     throw errors.MF_ERR_SOURCE_UNREADABLE(path, (err as NodeJS.ErrnoException).code ?? (err as Error).message, { cause: err })
+  } finally {
+    if (fifo) run.signal?.removeEventListener('abort', unblockFifo)
   }
   try {
     const ids = await handle.stat({ bigint: true })

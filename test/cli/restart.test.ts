@@ -1,6 +1,6 @@
 // The restart guarantee through the real CLI: bin/matomo-forward.js (built dist/) as a child process against the fake Matomo.
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { appendFileSync, copyFileSync, existsSync, readdirSync, readFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, test, type TestContext } from 'node:test'
@@ -203,6 +203,24 @@ describe('restart through the CLI (spawned)', () => {
     const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as { streams_stopped_early: string[], hits_tracked_total: number }
     assert.deepEqual(summary.streams_stopped_early, ['standard input'])
     assert.equal(summary.hits_tracked_total, 20)
+  })
+
+  test('SIGTERM on read of a named pipe no writer has opened: exits at once (exit 1, the stream stopped before its end)', async (t) => {
+    const { dir, base } = await fixture(t)
+    const fifo = join(dir, 'pipe')
+    if (spawnSync('mkfifo', [fifo]).status !== 0) {
+      t.skip('mkfifo is not available')
+      return
+    }
+    const run = start(['read', ...base, '--no-preflight', fifo])
+    await new Promise((resolve) => setTimeout(resolve, 700)) // blocked in open(), waiting for a writer
+    run.child.kill('SIGTERM')
+    const timer = setTimeout(() => { run.child.kill('SIGKILL') }, 10_000)
+    const r = await run.done
+    clearTimeout(timer)
+    assert.equal(r.signal, null, 'exited by itself, not killed')
+    assert.equal(r.code, 1, r.stderr)
+    assert.match(r.stderr, /stopped +\S*pipe before its end/)
   })
 
   test('tail: appended lines arrive, rotation by rename loses nothing, SIGINT stops it cleanly', async (t) => {
