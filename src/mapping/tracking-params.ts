@@ -122,6 +122,12 @@ export function createMapper (options: MapperOptions): Mapper {
     // Route details, then the entry's own data, are merged over the defaults (asgi-matomo's order).
     if (route !== undefined) mergeParams(params, route, withToken)
     if (data !== undefined) mergeParams(params, data, withToken)
+    if ((route !== undefined && 'cdt' in route) || (data !== undefined && 'cdt' in data)) {
+      // A cdt given there gets the checks of the logged time: Matomo would record it at the wrong time, or
+      // count it invalid without a token, without a word.
+      const issue = checkGivenCdt(params, now, oldHitsNeedToken)
+      if (issue !== undefined) return issue
+    }
     if (customCvar) {
       let merged: Record<string, unknown> | string | undefined = {}
       if (entry.status !== undefined) merged.http_status_code = entry.status
@@ -141,6 +147,23 @@ export function createMapper (options: MapperOptions): Mapper {
 /** Schemes are case-insensitive (a proxy may send X-Forwarded-Proto: HTTPS). */
 function isHttps (scheme: string | undefined): boolean {
   return scheme !== undefined && (scheme === 'https' || scheme.toLowerCase() === 'https')
+}
+
+const UNIX_SECONDS = /^\d{1,12}(?:\.\d+)?$/
+
+/** Checks (and makes whole) a cdt that route details or tracking data set; undefined when it may be sent. */
+function checkGivenCdt (params: TrackingParams, now: number, oldHitsNeedToken: boolean): LineIssue | undefined {
+  const value = params.cdt
+  if (value === undefined) return undefined
+  if (!UNIX_SECONDS.test(String(value))) {
+    return reject('invalid_field:cdt', `a cdt from tracking data or route details must be Unix seconds, got ${JSON.stringify(value)}`)
+  }
+  const timeMs = Number(value) * 1000
+  if (timeMs > now + CLOCK_SKEW_MS || timeMs < now - MAX_AGE_MS) return cdtOutOfRange(timeMs, now)
+  // Not the shared CDT_REQUIRES_TOKEN: that one stops a read whose first hit is old, naming the logged time.
+  if (oldHitsNeedToken && now - timeMs >= TOKEN_AGE_MS - CLOCK_SKEW_MS) return reject(CDT_REQUIRES_TOKEN.reason, `the cdt from tracking data or route details is more than 24 hours old; ${CDT_REQUIRES_TOKEN.message.replace(/^the request is more than 24 hours old; /, '')}`)
+  params.cdt = Math.floor(Number(value))
+  return undefined
 }
 
 function cdtOutOfRange (timeMs: number, now: number): LineIssue {

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { AccessEntry } from '../../../src/formats/access-entry.js'
 import { isLineIssue } from '../../../src/formats/access-entry.js'
-import { ABSENT_USER_AGENT, createMapper, type MapperOptions, type TrackingParams } from '../../../src/mapping/tracking-params.js'
+import { ABSENT_USER_AGENT, CDT_REQUIRES_TOKEN, createMapper, type MapperOptions, type TrackingParams } from '../../../src/mapping/tracking-params.js'
 
 const TIME = Date.UTC(2025, 10, 25, 8, 0, 1, 999)
 
@@ -181,5 +181,23 @@ describe('createMapper: entries that cannot be mapped', () => {
     assert.ok(isLineIssue(result))
     assert.equal(result.reason, 'missing_field:host')
     assert.equal(result.kind, 'reject')
+  })
+})
+
+describe('createMapper: a cdt set by route details or tracking data', () => {
+  const seconds = Math.floor(TIME / 1000)
+  const reasonOf = (result: ReturnType<ReturnType<typeof createMapper>>): string | undefined => isLineIssue(result) ? result.reason : undefined
+  test('gets the checks of the logged time: far future, 20 years old, or 24 hours old without a token', () => {
+    assert.equal(reasonOf(mapper()(entry({ trackingData: { cdt: 1 } }))), 'cdt_out_of_range')
+    assert.equal(reasonOf(mapper({ routeDetails: { '/api/users': { cdt: seconds + 86_400 } } })(entry())), 'cdt_out_of_range')
+    const old = mapper()(entry({ trackingData: { cdt: seconds - 5 * 86_400 } }))
+    assert.equal(reasonOf(old), 'cdt_requires_token')
+    assert.notEqual(old, CDT_REQUIRES_TOKEN, 'not the instance that stops a read at its first hit (it names the logged time)')
+    assert.equal(params(mapper({ accessToken: 't' })(entry({ trackingData: { cdt: seconds - 5 * 86_400 } }))).cdt, seconds - 5 * 86_400)
+  })
+  test('must be Unix seconds; a numeric string or a fraction is sent whole', () => {
+    assert.equal(reasonOf(mapper()(entry({ trackingData: { cdt: '2999-01-01 00:00:00' } }))), 'invalid_field:cdt')
+    assert.equal(params(mapper()(entry({ trackingData: { cdt: String(seconds - 10) + '.75' } }))).cdt, seconds - 10)
+    assert.equal(params(mapper()(entry({ trackingData: { cdt: null } }))).cdt, undefined, 'null still removes it')
   })
 })
