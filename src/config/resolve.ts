@@ -163,6 +163,11 @@ function crossCheck (input: ResolveInput, values: Record<string, unknown>, inval
     problems.push('--idsite is required (or MATOMO_FORWARD_IDSITE, or idsite in the config file).')
   }
 
+  for (const path of (values.excludePath as string[] | undefined) ?? []) {
+    // Matched exactly against the path alone, as routeDetails keys are.
+    if (!path.startsWith('/') || path.includes('?') || path.includes('#')) problems.push(`${originOf('exclude-path')}: "${path}" can never match: exclude paths are exact paths, starting with / and without a query string (e.g. /health; use --exclude-pattern for prefixes).`)
+  }
+
   const trackingDataKey = values.trackingDataKey as string | undefined
   if (trackingDataKey !== undefined && trackingDataKey.split('.').some((part) => part === '')) {
     problems.push(`Expected ${originOf('tracking-data-key')} to be a key or a dotted path of keys (matomo, ctx.matomo), got "${trackingDataKey}".`)

@@ -139,6 +139,9 @@ describe('resolveConfig', () => {
     assert.ok(problems.some((p) => p.includes('"/c?q=1" can never match')), problems.join('\n'))
     assert.ok(problems.some((p) => p.includes('"health" can never match')), problems.join('\n'))
     assert.ok(!problems.some((p) => p.includes('"/ok"')))
+    const paths = problemsOf(() => resolveConfig(input({ flags: { idsite: '1', 'dry-run': true, 'exclude-path': ['/health', 'health', '/x?y=1'] } })))
+    assert.ok(paths.some((p) => p.includes('"health" can never match')) && paths.some((p) => p.includes('"/x?y=1" can never match')), paths.join('\n'))
+    assert.ok(!paths.some((p) => p.includes('"/health"')))
   })
 
   test('--dry-run does not need --matomo-url', () => {
