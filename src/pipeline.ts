@@ -102,7 +102,11 @@ export async function forward (options: ForwardOptions): Promise<Summary> {
   let unreadable: unknown
   try {
     for (const [index, input] of expanded.inputs.entries()) {
-      if (run.signal?.aborted === true) break
+      if (run.signal?.aborted === true) {
+        // Files not reached are read by the next run; standard input not reached is lost like a cut one.
+        if (expanded.inputs.slice(index).includes(STDIN)) run.summary.streamsStoppedEarly.push('standard input')
+        break
+      }
       try {
         if (input === STDIN) {
           const progress = untrackedSource(run)

@@ -103,6 +103,16 @@ describe('read with checkpoints', () => {
     assert.deepEqual(again.pushed, [], 'the readable files are finished; the undetected one is tried again')
   })
 
+  test('a signal before standard input is reached: it counts as stopped before its end (its lines are lost too)', async (t) => {
+    const dir = tmpDir(t)
+    writeFileSync(join(dir, 'a.log'), accessLines(0, 5))
+    const controller = new AbortController()
+    controller.abort()
+    const summary = new Summary()
+    await forward({ config: testConfig('read', ['a.log', '-'], join(dir, 'state')), logger: silentLogger(), sink: createTestSink(), cwd: dir, signal: controller.signal, stdin: Readable.from(['x\n']), summary })
+    assert.deepEqual(summary.streamsStoppedEarly, ['standard input'])
+  })
+
   test('a small in-flight limit (concurrency × batch size) throttles reading but never stalls it', async (t) => {
     const dir = tmpDir(t)
     writeFileSync(join(dir, 'access.log'), accessLines(0, 3000))

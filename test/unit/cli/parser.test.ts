@@ -100,7 +100,10 @@ describe('main', () => {
     const io = { ...captureIo(), stdin, signal: controller.signal }
     const summaryPath = join(tmpDir(t), 'summary.json')
     const running = main(['read', '-', '--dry-run', '--idsite', '1', '--summary-json', summaryPath], io)
-    setTimeout(() => { controller.abort() }, 300)
+    // Aborted once the line was taken from standard input (a slow start-up under load must not abort earlier).
+    for (let i = 0; i < 500 && stdin.readableLength > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    controller.abort()
     // Exit 1 only because standard input was stopped before its end (it cannot be resumed).
     assert.equal(await running, 1)
     const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as { hits_pending_at_exit_total: number, lines_held_at_exit_total: number, streams_stopped_early: string[] }
