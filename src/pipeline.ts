@@ -1,5 +1,6 @@
 // Wires sources → line processor → sink for one run (read or tail), keeps checkpoints, and owns the order of shutdown.
-import { closeSync, constants, openSync } from 'node:fs'
+import { closeSync, constants, open as openFd, openSync } from 'node:fs'
+import { Socket } from 'node:net'
 import { open, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
@@ -296,28 +297,49 @@ function sumOutstanding (progresses: readonly SourceProgress[]): number {
   return n
 }
 
-/** Reads one file from its checkpoint up to the size it has now (later lines are for the next run). */
-async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promise<void> {
-  const { config, logger, store } = run
-  let handle
-  // Opening a named pipe blocks until a writer opens it, in a thread-pool thread the process cannot exit
-  // without (a second signal hung too): on a signal, open it for writing ourselves and close it at once, which
-  // lets that open return; the pipe then reads as ended, and the run stops as for any stream cut short.
-  const unblockFifo = (): void => {
+/**
+ * A named pipe (or a pipe given by name, as <(cmd) is): a stream with no checkpoint. Its open() blocks until a
+ * writer comes, and reads through a file handle block while the writer is silent, each in a thread-pool thread
+ * the process cannot exit without (SIGTERM, and a second one, hung). So: on a signal, a pending open is released
+ * by opening the pipe for writing and closing it at once; the descriptor is then read through a libuv pipe
+ * handle (net.Socket), which waits in the event loop and is destroyed at once on a signal.
+ */
+async function readFifo (run: Run, path: string): Promise<void> {
+  const unblock = (): void => {
     try {
       closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK))
     } catch {
-      // Not a FIFO waiting for a writer (ENXIO: no reader yet; or a regular file): nothing to unblock.
+      // No reader waiting (ENXIO), or no longer a FIFO: nothing to release.
     }
   }
-  const fifo = (await stat(path).catch(() => undefined))?.isFIFO() === true
-  if (fifo) run.signal?.addEventListener('abort', unblockFifo, { once: true })
+  run.signal?.addEventListener('abort', unblock, { once: true })
+  if (run.signal?.aborted === true) unblock()
+  let fd: number
+  try {
+    fd = await new Promise<number>((resolve, reject) => { openFd(path, 'r', (err, n) => { if (err === null) resolve(n); else reject(err) }) })
+  } catch (err) {
+    throw errors.MF_ERR_SOURCE_UNREADABLE(path, (err as NodeJS.ErrnoException).code ?? (err as Error).message, { cause: err })
+  } finally {
+    run.signal?.removeEventListener('abort', unblock)
+  }
+  run.logger.info({ path }, `${path} is a pipe: read as a stream, without a checkpoint`)
+  const end = await readStream(run, gunzipIfCompressed(new Socket({ fd, readable: true, writable: false })), untrackedSource(run, path), 0, 0)
+  // Stopped by a signal before its end: a stream cannot be resumed, the rest of it is not read by any run.
+  if (end === undefined) run.summary.streamsStoppedEarly.push(path)
+}
+
+/** Reads one file from its checkpoint up to the size it has now (later lines are for the next run). */
+async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promise<void> {
+  const { config, logger, store } = run
+  if ((await stat(path).catch(() => undefined))?.isFIFO() === true) {
+    await readFifo(run, path)
+    return
+  }
+  let handle
   try {
     handle = await open(path, 'r')
   } catch (err) {
     throw errors.MF_ERR_SOURCE_UNREADABLE(path, (err as NodeJS.ErrnoException).code ?? (err as Error).message, { cause: err })
-  } finally {
-    if (fifo) run.signal?.removeEventListener('abort', unblockFifo)
   }
   try {
     const ids = await handle.stat({ bigint: true })
@@ -387,6 +409,8 @@ async function readStream (run: Run, stream: Readable, progress: SourceProgress,
   const splitter = new LineSplitter(handler, { maxLineBytes: run.config.maxLineBytes, startOffset: start, startLine: line })
   const onAbort = (): void => { stream.destroy() }
   signal?.addEventListener('abort', onAbort, { once: true })
+  // Already stopped (a signal while a pipe was being opened): a silent writer must not keep this read waiting.
+  if (signal?.aborted === true) stream.destroy()
   try {
     const lineByLine = run.gate?.countsPushes === true
     for await (const chunk of stream as AsyncIterable<Buffer | string>) {

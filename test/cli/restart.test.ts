@@ -223,6 +223,29 @@ describe('restart through the CLI (spawned)', () => {
     assert.match(r.stderr, /stopped +\S*pipe before its end/)
   })
 
+  test('read of a named pipe: every line its writer sends; SIGTERM while the writer is open but silent exits at once', async (t) => {
+    const { matomo, dir, base } = await fixture(t)
+    const fifo = join(dir, 'pipe2')
+    if (spawnSync('mkfifo', [fifo]).status !== 0) {
+      t.skip('mkfifo is not available')
+      return
+    }
+    const run = start(['read', ...base, '--no-preflight', fifo])
+    // The writer: 30 lines, then it keeps the pipe open without writing (as a quiet producer does).
+    const writer = spawn('sh', ['-c', `cat > "${fifo}"`], { stdio: ['pipe', 'ignore', 'ignore'] })
+    t.after(() => { writer.kill('SIGKILL') })
+    writer.stdin.write(accessLines(0, 30))
+    await waitFor('the lines to arrive', () => matomo.hits.length >= 30)
+    run.child.kill('SIGTERM')
+    const timer = setTimeout(() => { run.child.kill('SIGKILL') }, 10_000)
+    const r = await run.done
+    clearTimeout(timer)
+    assert.equal(r.signal, null, 'exited by itself, not killed')
+    assert.equal(r.code, 1, r.stderr)
+    assert.match(r.stderr, /stopped +\S*pipe2 before its end/)
+    assert.equal(matomo.hits.length, 30)
+  })
+
   test('tail: appended lines arrive, rotation by rename loses nothing, SIGINT stops it cleanly', async (t) => {
     const { matomo, file, base } = await fixture(t)
     writeFileSync(file, accessLines(0, 3))
