@@ -1,5 +1,5 @@
 // The checkpoint store of one --state-dir: per file identity, the offset below which every line is done; versioned, atomic, locked.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { closeSync, fsyncSync, openSync, readFileSync, readlinkSync, realpathSync, renameSync, writeFileSync } from 'node:fs'
 import { open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
@@ -22,9 +22,9 @@ export const MAIN_WRITE_INTERVAL_MS = 1000
 /** An empty lock file younger than this belongs to a process that is still writing its pid into it. */
 const EMPTY_LOCK_GRACE_MS = 10_000
 /** The holder touches its lock file this often, so that a lock from another host can be judged by its age... */
-export const LOCK_REFRESH_MS = 10_000
+export const LOCK_REFRESH_MS = 5_000
 /** ...and is stale once it has not been touched for this long. */
-export const LOCK_STALE_MS = 60_000
+export const LOCK_STALE_MS = 30_000
 /** Lock files this process holds: a second store of the same process is refused, never taken over. */
 const HELD_LOCKS = new Set<string>()
 
@@ -107,6 +107,8 @@ export class CheckpointStore {
   private readonly expiryMs: number
   private readonly discardDamaged: boolean
   private lockRefresh: NodeJS.Timeout | undefined
+  /** What this store wrote into the lock file. */
+  private lockContent: string | undefined
 
   private constructor (dir: string, options: CheckpointStoreOptions) {
     this.dir = dir
@@ -360,12 +362,14 @@ export class CheckpointStore {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const handle = await open(this.lockPath, 'wx', 0o644)
+        const text = lockText()
         try {
-          await handle.writeFile(lockText())
+          await handle.writeFile(text)
         } finally {
           await handle.close()
         }
-        HELD_LOCKS.add(this.lockPath)
+        this.lockContent = text
+        HELD_LOCKS.add(this.lockKey())
         // Touched now and then: a lock seen from another host (a shared volume) is judged by its age.
         this.lockRefresh = setInterval(() => {
           const now = new Date()
@@ -379,9 +383,9 @@ export class CheckpointStore {
       const holder = await readLockHolder(this.lockPath)
       if (holder === 'gone') continue
       if (holder === 'starting') throw errors.MF_ERR_CHECKPOINT_LOCKED(this.dir, `that is starting (empty lock file ${this.lockPath})`)
-      const stale = holder === 'garbage' ? 'unreadable' : staleReason(holder, HELD_LOCKS.has(this.lockPath))
+      const stale = holder === 'garbage' ? 'unreadable' : staleReason(holder, HELD_LOCKS.has(this.lockKey()))
       if (stale === undefined && holder !== 'garbage') {
-        const where = holder.host !== undefined && holder.host !== hostname() ? ` on host ${holder.host}; taken over once not refreshed for ${LOCK_STALE_MS / 1000} s` : ''
+        const where = judgedByAge(holder) ? ` on host ${holder.host ?? '?'}${holder.ns !== undefined && holder.ns !== pidNamespace() ? ` in another pid namespace (a container)` : ''}; taken over once not refreshed for ${LOCK_STALE_MS / 1000} s` : ''
         throw errors.MF_ERR_CHECKPOINT_LOCKED(this.dir, `${holder.pid}${where} (lock file ${this.lockPath}; if that process is not matomo-forward, delete the lock file)`)
       }
       // The holder died without releasing the lock (kill -9, power loss, a restarted container). Two processes
@@ -397,24 +401,62 @@ export class CheckpointStore {
   private async unlock (): Promise<void> {
     if (this.lockRefresh !== undefined) clearInterval(this.lockRefresh)
     this.lockRefresh = undefined
-    if (!HELD_LOCKS.has(this.lockPath)) return
-    HELD_LOCKS.delete(this.lockPath)
-    const holder = await readLockHolder(this.lockPath)
-    if (typeof holder === 'object' && holder.pid === process.pid) await unlink(this.lockPath).catch(ignoreMissing)
+    const key = this.lockKey()
+    if (!HELD_LOCKS.has(key)) return
+    HELD_LOCKS.delete(key)
+    // Only the lock this store wrote: one taken over meanwhile (after a long pause) belongs to someone else.
+    const text = await readFile(this.lockPath, 'utf8').catch(() => undefined)
+    if (text !== undefined && (text === this.lockContent || text.trim() === String(process.pid))) await unlink(this.lockPath).catch(ignoreMissing)
+  }
+
+  /** The lock's identity for HELD_LOCKS: the real path, so that a symlinked or relative state dir is the same lock. */
+  private lockKey (): string {
+    try {
+      return join(realpathSync(this.dir), LOCK_FILE)
+    } catch {
+      return this.lockPath
+    }
   }
 }
 
-/** Who wrote a lock file: `pid host boot-id start-time` (fields after the pid are `-` when unknown, absent in old files). */
+/**
+ * Who wrote a lock file: `pid host boot-id start-time pid-namespace` (fields after the pid are `-` when unknown,
+ * absent in files of earlier versions).
+ */
 interface LockHolder {
   pid: number
   host: string | undefined
   boot: string | undefined
   start: string | undefined
+  ns: string | undefined
   mtimeMs: number
 }
 
 function lockText (): string {
-  return `${process.pid} ${hostname() || '-'} ${bootId() ?? '-'} ${procStat(process.pid)?.start ?? '-'}\n`
+  return `${process.pid} ${hostname() || '-'} ${bootId() ?? '-'} ${procStat(process.pid)?.start ?? '-'} ${pidNamespace() ?? '-'}\n`
+}
+
+/**
+ * A holder whose process this one cannot see: on another host, or in another pid namespace (a container sharing
+ * the host's name, host networking): its pid means nothing here, so the lock is judged by its age.
+ */
+function judgedByAge (holder: LockHolder): boolean {
+  if (holder.host !== undefined && holder.host !== hostname()) return true
+  const ns = pidNamespace()
+  return holder.ns !== undefined && ns !== undefined && holder.ns !== ns
+}
+
+let cachedPidNamespace: string | null | undefined
+/** Linux's id of this process's pid namespace ("pid:[4026531836]"); undefined elsewhere. */
+function pidNamespace (): string | undefined {
+  if (cachedPidNamespace === undefined) {
+    try {
+      cachedPidNamespace = readlinkSync('/proc/self/ns/pid').replace(/\s/g, '') || null
+    } catch {
+      cachedPidNamespace = null
+    }
+  }
+  return cachedPidNamespace ?? undefined
 }
 
 /**
@@ -424,9 +466,9 @@ function lockText (): string {
  * init), a pid reused by a process started at another time.
  */
 function staleReason (holder: LockHolder, heldHere: boolean): string | undefined {
-  if (holder.host !== undefined && holder.host !== hostname()) {
+  if (judgedByAge(holder)) {
     const age = Date.now() - holder.mtimeMs
-    return age > LOCK_STALE_MS ? `written on host ${holder.host}, not refreshed for ${Math.round(age / 1000)} s` : undefined
+    return age > LOCK_STALE_MS ? `written on host ${holder.host ?? '?'} or in another pid namespace, not refreshed for ${Math.round(age / 1000)} s` : undefined
   }
   const boot = bootId()
   if (holder.boot !== undefined && boot !== undefined && holder.boot !== boot) return 'written before the last reboot'
@@ -481,7 +523,7 @@ async function readLockHolder (path: string): Promise<LockHolder | 'gone' | 'sta
   const pid = Number(fields[0])
   if (!Number.isSafeInteger(pid) || pid <= 0) return 'garbage'
   const known = (value: string | undefined): string | undefined => value === undefined || value === '-' ? undefined : value
-  return { pid, host: known(fields[1]), boot: known(fields[2]), start: known(fields[3]), mtimeMs: info.mtimeMs }
+  return { pid, host: known(fields[1]), boot: known(fields[2]), start: known(fields[3]), ns: known(fields[4]), mtimeMs: info.mtimeMs }
 }
 
 function isAlive (pid: number): boolean {

@@ -1,7 +1,7 @@
 // Checkpoint store: atomic versioned writes, recovery from the temp file, torn files, the lock, skipping unchanged writes.
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, rmdirSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
@@ -255,6 +255,29 @@ describe('CheckpointStore', () => {
     const dir = tmpDir(t)
     writeFileSync(join(dir, LOCK_FILE), `${zombie}\n`)
     await (await CheckpointStore.open(dir)).close()
+  })
+
+  test('a lock from another pid namespace (a container sharing the host name) is judged by its age, even with our pid (Linux)', async (t) => {
+    if (!existsSync('/proc/self/ns/pid')) {
+      t.skip('needs Linux /proc')
+      return
+    }
+    const dir = tmpDir(t)
+    // Our own pid, written in another namespace: a live neighbour container's pid 1 looks just like this.
+    writeFileSync(join(dir, LOCK_FILE), `${process.pid} ${hostname()} - - pid:[1]\n`)
+    await assert.rejects(CheckpointStore.open(dir), { code: 'MF_ERR_CHECKPOINT_LOCKED', message: /another pid namespace/ })
+    const old = new Date(Date.now() - 120_000)
+    utimesSync(join(dir, LOCK_FILE), old, old)
+    await (await CheckpointStore.open(dir)).close()
+  })
+
+  test('a second store of this process through another path to the same directory is refused', async (t) => {
+    const dir = tmpDir(t)
+    mkdirSync(join(dir, 'state'))
+    symlinkSync(join(dir, 'state'), join(dir, 'link'))
+    const store = await CheckpointStore.open(join(dir, 'state'))
+    t.after(async () => { await store.close() })
+    await assert.rejects(CheckpointStore.open(join(dir, 'link')), { code: 'MF_ERR_CHECKPOINT_LOCKED' })
   })
 
   test('a lock from another host is judged by its age: refused while refreshed, taken over once stale', async (t) => {
