@@ -346,11 +346,14 @@ interface HeldLine {
 /** Keys whose object value is a request or a response, in some layout (pino-http with renamed keys, GCP's httpRequest). */
 const REQUEST_OBJECTS: readonly string[] = ['req', 'request', 'res', 'response', 'http', 'httpRequest']
 const TARGET_KEYS: readonly string[] = ['url', 'uri', 'path', 'request_uri', 'RequestPath', 'target']
-const METHOD_OR_STATUS_KEYS: readonly string[] = ['method', 'request_method', 'RequestMethod', 'http_method', 'status', 'statusCode', 'status_code', 'DownstreamStatus']
+/** What an access entry records beside its target, in the layouts of common frameworks (zap, echo, logrus, morgan). */
+const REQUEST_DETAIL_KEYS: readonly string[] = ['method', 'request_method', 'RequestMethod', 'http_method', 'status', 'statusCode', 'status_code',
+  'code', 'DownstreamStatus', 'host', 'remote_ip', 'remote_addr', 'remoteAddress', 'ip', 'client_ip', 'user_agent', 'userAgent', 'referer',
+  'referrer', 'latency', 'duration', 'responseTime', 'response_time', 'request_time', 'bytes_in', 'bytes_out', 'protocol', 'proto']
 
 /**
  * A line of a program's own logging: level or msg, and nothing that makes it look like a request (a request or
- * response object, or a target with a method or status). Every format skips such a line as not_an_access_entry.
+ * response object, or a target with a method, status, client, user agent or timing). Every format skips such a line as not_an_access_entry.
  * One that looks like a request may be an access entry of a layout no format knows (another framework's
  * middleware): it is held and, if nothing fits, reported (MF_ERR_FORMAT_UNDETECTED), never filtered unseen.
  * An app line that merely mentions a url ("calling upstream") is a plain line.
@@ -359,7 +362,7 @@ function isPlainLogLine (record: JsonRecord): boolean {
   if (!('level' in record || 'msg' in record)) return false
   for (const key of REQUEST_OBJECTS) if (isRecord(record[key])) return false
   if (!TARGET_KEYS.some((key) => key in record)) return true
-  return !METHOD_OR_STATUS_KEYS.some((key) => key in record)
+  return !REQUEST_DETAIL_KEYS.some((key) => key in record)
 }
 
 function unmappable (err: unknown): LineIssue {

@@ -74,8 +74,11 @@ export function createTailSet (options: TailSetOptions): TailSet {
    * deleted and its inode reused for a new log file (ext4 does so at once).
    */
   const skipped = new Map<string, string>()
-  /** Files (dev:ino) whose format --format auto could not tell: not followed again in this run. */
-  const givenUp = new Set<string>()
+  /**
+   * Files (dev:ino) whose format --format auto could not tell, with their size then: not followed again in this
+   * run unless they shrink (copytruncate, or a new file on a reused inode), which starts them anew.
+   */
+  const givenUp = new Map<string, number>()
   let fileError: unknown
   /** Size and mtime in whole milliseconds: scan() has float stats, openFile() bigint ones. */
   const versionOf = (size: number | bigint, mtimeMs: number | bigint): string => `${size}:${Math.floor(Number(mtimeMs))}`
@@ -115,7 +118,12 @@ export function createTailSet (options: TailSetOptions): TailSet {
 
   async function openFile (path: string, expected: FoundFile, initial: boolean): Promise<void> {
     const expectedKey = `${expected.dev}:${expected.ino}`
-    if (skipped.get(expectedKey) === versionOf(expected.size, expected.mtimeMs) || givenUp.has(expectedKey)) return
+    if (skipped.get(expectedKey) === versionOf(expected.size, expected.mtimeMs)) return
+    const givenUpAt = givenUp.get(expectedKey)
+    if (givenUpAt !== undefined) {
+      if (expected.size >= givenUpAt) return
+      givenUp.delete(expectedKey)
+    }
     let handle
     try {
       handle = await open(path, 'r')
@@ -191,7 +199,7 @@ export function createTailSet (options: TailSetOptions): TailSet {
     const pathByKey = new Map<string, string>()
     for (const [path, info] of found) pathByKey.set(`${info.dev}:${info.ino}`, path)
     for (const key of skipped.keys()) if (!pathByKey.has(key)) skipped.delete(key)
-    for (const key of givenUp) if (!pathByKey.has(key)) givenUp.delete(key)
+    for (const key of givenUp.keys()) if (!pathByKey.has(key)) givenUp.delete(key)
 
     for (const tailer of tailers.values()) {
       const here = found.get(tailer.path)
@@ -252,7 +260,7 @@ export function createTailSet (options: TailSetOptions): TailSet {
    */
   function giveUp (tailer: FileTailer, err: unknown): void {
     fileError ??= err
-    givenUp.add(tailer.key)
+    givenUp.set(tailer.key, tailer.position)
     if (tailers.delete(tailer.key)) {
       closing.add(tailer)
       tailer.close(false).catch(() => undefined)

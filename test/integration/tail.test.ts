@@ -293,6 +293,10 @@ describe('tail', () => {
     await new Promise((resolve) => setTimeout(resolve, 200))
     appendFileSync(join(dir, 'b.log'), accessLines(0, 3))
     await received(sink, ids(0, 3), 'the other file, after the undetectable one was left')
+    // copytruncate of the left file, refilled with lines of a known format: it is followed anew.
+    truncateSync(join(dir, 'a.log'), 0)
+    appendFileSync(join(dir, 'a.log'), accessLines(10, 12))
+    await received(sink, [...ids(0, 3), ...ids(10, 12)], 'the left file, once truncated and refilled')
     controller.abort()
     await assert.rejects(running, { code: 'MF_ERR_FORMAT_UNDETECTED', message: /a\.log/ })
   })

@@ -67,6 +67,10 @@ describe('format detection and checkpoints', () => {
     const before = progress.committed
     feed([JSON.stringify({ level: 'info', msg: 'request', method: 'GET', path: '/x', status: 200 })])
     assert.equal(progress.committed, before, 'held: it may be an access entry of a layout no format knows')
+    // echo/zap style: the status under "code", a client and a user agent: held too.
+    feed([JSON.stringify({ level: 'info', msg: 'request', remote_ip: '203.0.113.9', host: 'h', uri: '/p/0', code: 200, user_agent: 'UA' })])
+    assert.equal(progress.committed, before)
+    assert.equal(summary.filtered.get('not_an_access_entry'), 1)
   })
 
   test('plain lines filtered before held lines keep the checkpoint at the furthest done line (never backwards)', () => {
