@@ -104,8 +104,11 @@ export async function forward (options: ForwardOptions): Promise<Summary> {
   try {
     for (const [index, input] of expanded.inputs.entries()) {
       if (run.signal?.aborted === true) {
-        // Files not reached are read by the next run; standard input not reached is lost like a cut one.
-        if (expanded.inputs.slice(index).includes(STDIN)) run.summary.streamsStoppedEarly.push('standard input')
+        // Files not reached are read by the next run; standard input or a pipe not reached is lost like a cut one.
+        for (const rest of expanded.inputs.slice(index)) {
+          if (rest === STDIN) run.summary.streamsStoppedEarly.push('standard input')
+          else if ((await stat(rest).catch(() => undefined))?.isFile() === false) run.summary.streamsStoppedEarly.push(rest)
+        }
         break
       }
       try {

@@ -150,19 +150,23 @@ function isHttps (scheme: string | undefined): boolean {
 }
 
 const UNIX_SECONDS = /^\d{1,12}(?:\.\d+)?$/
+/** "2024-01-01 10:00:00" (Matomo reads a non-numeric cdt with strtotime, in UTC), or the same with a T. */
+const UTC_DATETIME = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2})?)$/
 
-/** Checks (and makes whole) a cdt that route details or tracking data set; undefined when it may be sent. */
+/** Checks a cdt that route details or tracking data set, sent as whole Unix seconds; undefined when it may be sent. */
 function checkGivenCdt (params: TrackingParams, now: number, oldHitsNeedToken: boolean): LineIssue | undefined {
   const value = params.cdt
   if (value === undefined) return undefined
-  if (!UNIX_SECONDS.test(String(value))) {
-    return reject('invalid_field:cdt', `a cdt from tracking data or route details must be Unix seconds, got ${JSON.stringify(value)}`)
+  const text = String(value)
+  const datetime = UTC_DATETIME.exec(text)
+  const timeMs = UNIX_SECONDS.test(text) ? Number(text) * 1000 : datetime !== null ? Date.parse(`${datetime[1]}T${datetime[2]}Z`) : NaN
+  if (Number.isNaN(timeMs)) {
+    return reject('invalid_field:cdt', `a cdt from tracking data or route details must be Unix seconds or a UTC "YYYY-MM-DD HH:MM:SS", got ${JSON.stringify(value)}`)
   }
-  const timeMs = Number(value) * 1000
   if (timeMs > now + CLOCK_SKEW_MS || timeMs < now - MAX_AGE_MS) return cdtOutOfRange(timeMs, now)
   // Not the shared CDT_REQUIRES_TOKEN: that one stops a read whose first hit is old, naming the logged time.
   if (oldHitsNeedToken && now - timeMs >= TOKEN_AGE_MS - CLOCK_SKEW_MS) return reject(CDT_REQUIRES_TOKEN.reason, `the cdt from tracking data or route details is more than 24 hours old; ${CDT_REQUIRES_TOKEN.message.replace(/^the request is more than 24 hours old; /, '')}`)
-  params.cdt = Math.floor(Number(value))
+  params.cdt = Math.floor(timeMs / 1000)
   return undefined
 }
 

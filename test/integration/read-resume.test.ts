@@ -1,5 +1,6 @@
 // read resumes every file from its checkpoint: only new lines are sent, failures hold the checkpoint back.
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { appendFileSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PassThrough, Readable } from 'node:stream'
@@ -109,8 +110,10 @@ describe('read with checkpoints', () => {
     const controller = new AbortController()
     controller.abort()
     const summary = new Summary()
-    await forward({ config: testConfig('read', ['a.log', '-'], join(dir, 'state')), logger: silentLogger(), sink: createTestSink(), cwd: dir, signal: controller.signal, stdin: Readable.from(['x\n']), summary })
-    assert.deepEqual(summary.streamsStoppedEarly, ['standard input'])
+    const fifo = join(dir, 'pipe')
+    const withFifo = spawnSync('mkfifo', [fifo]).status === 0
+    await forward({ config: testConfig('read', ['a.log', '-', ...(withFifo ? ['pipe'] : [])], join(dir, 'state')), logger: silentLogger(), sink: createTestSink(), cwd: dir, signal: controller.signal, stdin: Readable.from(['x\n']), summary })
+    assert.deepEqual(summary.streamsStoppedEarly, ['standard input', ...(withFifo ? [fifo] : [])])
   })
 
   test('a small in-flight limit (concurrency × batch size) throttles reading but never stalls it', async (t) => {

@@ -195,8 +195,11 @@ describe('createMapper: a cdt set by route details or tracking data', () => {
     assert.notEqual(old, CDT_REQUIRES_TOKEN, 'not the instance that stops a read at its first hit (it names the logged time)')
     assert.equal(params(mapper({ accessToken: 't' })(entry({ trackingData: { cdt: seconds - 5 * 86_400 } }))).cdt, seconds - 5 * 86_400)
   })
-  test('must be Unix seconds; a numeric string or a fraction is sent whole', () => {
-    assert.equal(reasonOf(mapper()(entry({ trackingData: { cdt: '2999-01-01 00:00:00' } }))), 'invalid_field:cdt')
+  test('must be Unix seconds or a UTC datetime; a numeric string or a fraction is sent whole', () => {
+    assert.equal(reasonOf(mapper()(entry({ trackingData: { cdt: '2999-01-01 00:00:00' } }))), 'cdt_out_of_range')
+    assert.equal(reasonOf(mapper()(entry({ trackingData: { cdt: 'yesterday' } }))), 'invalid_field:cdt')
+    const at = new Date(TIME - 3_600_000).toISOString().slice(0, 19).replace('T', ' ')
+    assert.equal(params(mapper()(entry({ trackingData: { cdt: at } }))).cdt, Math.floor((TIME - 3_600_000) / 1000), 'a UTC datetime, as Matomo reads it, sent as seconds')
     assert.equal(params(mapper()(entry({ trackingData: { cdt: String(seconds - 10) + '.75' } }))).cdt, seconds - 10)
     assert.equal(params(mapper()(entry({ trackingData: { cdt: null } }))).cdt, undefined, 'null still removes it')
   })
