@@ -33,6 +33,24 @@ function start (args: string[], env: Record<string, string> = TOKEN_ENV): Run {
   return { child, done, stderr: () => stderr }
 }
 
+/** A named pipe at `path`, or undefined (the test skipped) where mkfifo is not available. */
+function makeFifo (t: TestContext, path: string): string | undefined {
+  if (spawnSync('mkfifo', [path]).status === 0) return path
+  t.skip('mkfifo is not available')
+  return undefined
+}
+
+/** SIGTERM: the CLI must exit by itself (not be killed after 10 s), with exit 1 and the pipe named as cut. */
+async function stopsOnItsOwnWithStreamCut (run: Run, name: string): Promise<void> {
+  run.child.kill('SIGTERM')
+  const timer = setTimeout(() => { run.child.kill('SIGKILL') }, 10_000)
+  const r = await run.done
+  clearTimeout(timer)
+  assert.equal(r.signal, null, 'exited by itself, not killed')
+  assert.equal(r.code, 1, r.stderr)
+  assert.match(r.stderr, new RegExp(`stopped +\\S*${name} before its end`))
+}
+
 async function cli (args: string[], env?: Record<string, string>): Promise<{ code: number | null, stderr: string, stdout: string }> {
   return await start(args, env).done
 }
@@ -207,42 +225,24 @@ describe('restart through the CLI (spawned)', () => {
 
   test('SIGTERM on read of a named pipe no writer has opened: exits at once (exit 1, the stream stopped before its end)', async (t) => {
     const { dir, base } = await fixture(t)
-    const fifo = join(dir, 'pipe')
-    if (spawnSync('mkfifo', [fifo]).status !== 0) {
-      t.skip('mkfifo is not available')
-      return
-    }
+    const fifo = makeFifo(t, join(dir, 'pipe'))
+    if (fifo === undefined) return
     const run = start(['read', ...base, '--no-preflight', fifo])
     await new Promise((resolve) => setTimeout(resolve, 700)) // blocked in open(), waiting for a writer
-    run.child.kill('SIGTERM')
-    const timer = setTimeout(() => { run.child.kill('SIGKILL') }, 10_000)
-    const r = await run.done
-    clearTimeout(timer)
-    assert.equal(r.signal, null, 'exited by itself, not killed')
-    assert.equal(r.code, 1, r.stderr)
-    assert.match(r.stderr, /stopped +\S*pipe before its end/)
+    await stopsOnItsOwnWithStreamCut(run, 'pipe')
   })
 
   test('read of a named pipe: every line its writer sends; SIGTERM while the writer is open but silent exits at once', async (t) => {
     const { matomo, dir, base } = await fixture(t)
-    const fifo = join(dir, 'pipe2')
-    if (spawnSync('mkfifo', [fifo]).status !== 0) {
-      t.skip('mkfifo is not available')
-      return
-    }
+    const fifo = makeFifo(t, join(dir, 'pipe2'))
+    if (fifo === undefined) return
     const run = start(['read', ...base, '--no-preflight', fifo])
     // The writer: 30 lines, then it keeps the pipe open without writing (as a quiet producer does).
     const writer = spawn('sh', ['-c', `cat > "${fifo}"`], { stdio: ['pipe', 'ignore', 'ignore'] })
     t.after(() => { writer.kill('SIGKILL') })
     writer.stdin.write(accessLines(0, 30))
     await waitFor('the lines to arrive', () => matomo.hits.length >= 30)
-    run.child.kill('SIGTERM')
-    const timer = setTimeout(() => { run.child.kill('SIGKILL') }, 10_000)
-    const r = await run.done
-    clearTimeout(timer)
-    assert.equal(r.signal, null, 'exited by itself, not killed')
-    assert.equal(r.code, 1, r.stderr)
-    assert.match(r.stderr, /stopped +\S*pipe2 before its end/)
+    await stopsOnItsOwnWithStreamCut(run, 'pipe2')
     assert.equal(matomo.hits.length, 30)
   })
 
