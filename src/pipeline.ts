@@ -48,6 +48,8 @@ export interface ForwardOptions {
   checkpointIntervalMs?: number
   /** How long checkpoint writes may keep failing before the run stops. @default CHECKPOINT_GIVE_UP_MS */
   checkpointGiveUpMs?: number
+  /** How often the state directory's lock is checked and refreshed (tests). @default LOCK_REFRESH_MS */
+  lockRefreshMs?: number
 }
 
 export interface TailOptions extends ForwardOptions {
@@ -210,7 +212,19 @@ async function openRun (options: ForwardOptions, hasFiles: boolean): Promise<Run
   const signal = options.signal === undefined ? giveUp.signal : AbortSignal.any([options.signal, giveUp.signal])
   const target = options.sink ?? await createSink(config, { stdout: options.stdout ?? process.stdout, summary, rejects, logger, signal, tuning: options.delivery })
   // A dry run neither reads nor writes checkpoints (and takes no lock): it must not change what a real run sends.
-  const store = config.dryRun || !hasFiles ? undefined : await CheckpointStore.open(config.stateDir, { logger, discardDamaged: config.ignoreCheckpoints })
+  const store = config.dryRun || !hasFiles
+    ? undefined
+    : await CheckpointStore.open(config.stateDir, {
+      logger,
+      discardDamaged: config.ignoreCheckpoints,
+      onLockLost: (what) => {
+        // Another run owns the state directory now: going on would send what it sends too.
+        const error = errors.MF_ERR_CHECKPOINT_LOCKED(config.stateDir, `another run (${what}; this run was paused longer than the lock's life and stopped)`)
+        run.fatal = error
+        giveUp.abort(error)
+      },
+      lockRefreshMs: options.lockRefreshMs
+    })
   let gate: DurableGate | undefined
   const writer = store === undefined
     ? undefined

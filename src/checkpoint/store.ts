@@ -77,6 +77,14 @@ export interface CheckpointStoreOptions {
    * the start goes on without it, instead of MF_ERR_CHECKPOINT_CORRUPT. @default false
    */
   discardDamaged?: boolean
+  /**
+   * Called once when this store's lock file is found taken over or removed while it runs (after a pause longer
+   * than LOCK_STALE_MS another process may have judged it stale): the run must stop. From then on the store
+   * writes nothing, the state belongs to the other process.
+   */
+  onLockLost?: (what: string) => void
+  /** @default LOCK_REFRESH_MS (tests) */
+  lockRefreshMs?: number
 }
 
 type ReadResult = { kind: 'missing' } | { kind: 'invalid', reason: string } | { kind: 'ok', data: CheckpointFileV1 }
@@ -107,6 +115,10 @@ export class CheckpointStore {
   private readonly expiryMs: number
   private readonly discardDamaged: boolean
   private lockRefresh: NodeJS.Timeout | undefined
+  private readonly lockRefreshMs: number
+  private readonly onLockLost: ((what: string) => void) | undefined
+  /** Another process took the lock over while this store ran: it writes nothing more. */
+  private lockLost = false
   /** What this store wrote into the lock file. */
   private lockContent: string | undefined
 
@@ -120,6 +132,8 @@ export class CheckpointStore {
     this.now = options.now ?? Date.now
     this.expiryMs = options.expiryMs ?? CHECKPOINT_EXPIRY_MS
     this.discardDamaged = options.discardDamaged ?? false
+    this.lockRefreshMs = options.lockRefreshMs ?? LOCK_REFRESH_MS
+    this.onLockLost = options.onLockLost
   }
 
   /**
@@ -224,7 +238,7 @@ export class CheckpointStore {
     if (this.closed) return
     this.closed = true
     await this.writing
-    if (this.seq > this.mainSeq && this.lastWritten !== undefined) {
+    if (this.seq > this.mainSeq && this.lastWritten !== undefined && !this.lockLost) {
       try {
         this.writeMain(this.lastWritten)
       } catch (err) {
@@ -238,7 +252,7 @@ export class CheckpointStore {
   }
 
   private async writeNow (): Promise<boolean> {
-    if (!this.changed) return false
+    if (!this.changed || this.lockLost) return false
     this.expire()
     const data: CheckpointFileV1 = {
       version: CHECKPOINT_VERSION,
@@ -370,11 +384,9 @@ export class CheckpointStore {
         }
         this.lockContent = text
         HELD_LOCKS.add(this.lockKey())
-        // Touched now and then: a lock seen from another host (a shared volume) is judged by its age.
-        this.lockRefresh = setInterval(() => {
-          const now = new Date()
-          utimes(this.lockPath, now, now).catch(() => undefined)
-        }, LOCK_REFRESH_MS)
+        // Touched now and then: a lock seen from another host or namespace is judged by its age. Read first: a
+        // lock that is no longer ours means another run took over (this one was paused too long), so stop.
+        this.lockRefresh = setInterval(() => { void this.refreshLock() }, this.lockRefreshMs)
         this.lockRefresh.unref()
         return
       } catch (err) {
@@ -396,6 +408,26 @@ export class CheckpointStore {
       await unlink(this.lockPath).catch(ignoreMissing)
     }
     throw errors.MF_ERR_CHECKPOINT_LOCKED(this.dir, `unknown (lock file ${this.lockPath} keeps changing)`)
+  }
+
+  private async refreshLock (): Promise<void> {
+    if (this.lockLost) return
+    let text: string | undefined
+    try {
+      text = await readFile(this.lockPath, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return // unreadable now: tried again next time
+    }
+    if (this.closed || this.lockRefresh === undefined) return
+    if (text === this.lockContent) {
+      const now = new Date()
+      await utimes(this.lockPath, now, now).catch(() => undefined)
+      return
+    }
+    this.lockLost = true
+    const what = text === undefined ? `its lock file ${this.lockPath} was removed` : `its lock file ${this.lockPath} now names process ${text.trim().split(/\s+/)[0] ?? '?'}`
+    this.logger?.error({ lock: this.lockPath }, `${what}: another run took over this state directory; stopping, and writing no more checkpoints here`)
+    this.onLockLost?.(what)
   }
 
   private async unlock (): Promise<void> {

@@ -301,6 +301,19 @@ describe('tail', () => {
     await assert.rejects(running, { code: 'MF_ERR_FORMAT_UNDETECTED', message: /a\.log/ })
   })
 
+  test('a tail whose lock was taken over by another run (it was paused too long) stops with MF_ERR_CHECKPOINT_LOCKED', async (t) => {
+    const { dir } = setup(t)
+    writeFileSync(join(dir, 'a.log'), accessLines(0, 3))
+    const sink = createTestSink()
+    const controller = new AbortController()
+    const running = tail({ config: testConfig('tail', ['a.log'], join(dir, 'state'), { 'start-at': 'beginning' }), logger: silentLogger(), sink, cwd: dir, signal: controller.signal, pollIntervalMs: 20, lockRefreshMs: 20 })
+    running.catch(() => undefined)
+    t.after(async () => { controller.abort(); await running.catch(() => undefined) })
+    await received(sink, ids(0, 3), 'the first lines')
+    writeFileSync(join(dir, 'state', 'lock'), '4242 other-host.example - - -\n')
+    await assert.rejects(running, { code: 'MF_ERR_CHECKPOINT_LOCKED', message: /now names process 4242/ })
+  })
+
   test('tail of a directory says it is one and how to name its files', async (t) => {
     const { dir } = setup(t)
     mkdirSync(join(dir, 'logs'))

@@ -280,6 +280,24 @@ describe('CheckpointStore', () => {
     await assert.rejects(CheckpointStore.open(join(dir, 'link')), { code: 'MF_ERR_CHECKPOINT_LOCKED' })
   })
 
+  test('a lock found taken over while the store runs: onLockLost once, and nothing more is written here', async (t) => {
+    const dir = tmpDir(t)
+    const lost: string[] = []
+    const store = await CheckpointStore.open(dir, { lockRefreshMs: 20, onLockLost: (what) => { lost.push(what) } })
+    store.set(identity, position)
+    assert.equal(await store.write(), true)
+    const before = readFileSync(join(dir, CHECKPOINT_FILE), 'utf8')
+    writeFileSync(join(dir, LOCK_FILE), '4242 other-host.example - - -\n')
+    for (let i = 0; i < 100 && lost.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.equal(lost.length, 1)
+    assert.match(lost[0] ?? '', /now names process 4242/)
+    store.set(identity, { ...position, offset: position.offset + 100 })
+    assert.equal(await store.write(), false, 'the state belongs to the other run now')
+    await store.close()
+    assert.equal(readFileSync(join(dir, CHECKPOINT_FILE), 'utf8'), before)
+    assert.equal(readFileSync(join(dir, LOCK_FILE), 'utf8'), '4242 other-host.example - - -\n', 'its lock is left alone')
+  })
+
   test('a lock from another host is judged by its age: refused while refreshed, taken over once stale', async (t) => {
     const dir = tmpDir(t)
     writeFileSync(join(dir, LOCK_FILE), '4242 other-host.example - -\n')
