@@ -29,7 +29,10 @@ export const CLOCK_SKEW_MS = 5 * 60_000
 export const MAX_AGE_MS = 20 * 365 * 86_400_000
 
 /** A hit without a token whose time is (nearly) 24 h old: Matomo would count it invalid. One shared instance. */
-export const CDT_REQUIRES_TOKEN = reject('cdt_requires_token', 'the request is more than 24 hours old; Matomo records such hits only with a token that has write access to the site (--access-token-file)')
+const TOKEN_HINT = 'Matomo records such hits only with a token that has write access to the site (--access-token-file)'
+export const CDT_REQUIRES_TOKEN = reject('cdt_requires_token', `the request is more than 24 hours old; ${TOKEN_HINT}`)
+/** The same for a cdt set by route details or tracking data: a separate instance, since CDT_REQUIRES_TOKEN stops a read at its first hit, naming the logged time. */
+const GIVEN_CDT_REQUIRES_TOKEN = reject('cdt_requires_token', `the cdt from tracking data or route details is more than 24 hours old; ${TOKEN_HINT}`)
 
 export interface MapperOptions extends MappingRules {
   idsite: number
@@ -71,11 +74,10 @@ export function createMapper (options: MapperOptions): Mapper {
     const host = entry.host ?? fallbackHost
     if (host === undefined) return MISSING_HOST
 
-    // Times Matomo would mishandle: recorded "now" (future, > 20 years) or counted invalid (old, no token).
     const timeMs = entry.timeMs
     const now = nowMs()
-    if (timeMs > now + CLOCK_SKEW_MS || timeMs < now - MAX_AGE_MS) return cdtOutOfRange(timeMs, now)
-    if (oldHitsNeedToken && now - timeMs >= TOKEN_AGE_MS - CLOCK_SKEW_MS) return CDT_REQUIRES_TOKEN
+    const timeProblem = timeIssue(timeMs, now, oldHitsNeedToken, CDT_REQUIRES_TOKEN)
+    if (timeProblem !== undefined) return timeProblem
 
     const scheme = assumeHttps || isHttps(entry.scheme) ? 'https' : 'http'
     const url = entry.query === undefined
@@ -163,10 +165,19 @@ function checkGivenCdt (params: TrackingParams, now: number, oldHitsNeedToken: b
   if (Number.isNaN(timeMs)) {
     return reject('invalid_field:cdt', `a cdt from tracking data or route details must be Unix seconds or a UTC "YYYY-MM-DD HH:MM:SS", got ${JSON.stringify(value)}`)
   }
-  if (timeMs > now + CLOCK_SKEW_MS || timeMs < now - MAX_AGE_MS) return cdtOutOfRange(timeMs, now)
-  // Not the shared CDT_REQUIRES_TOKEN: that one stops a read whose first hit is old, naming the logged time.
-  if (oldHitsNeedToken && now - timeMs >= TOKEN_AGE_MS - CLOCK_SKEW_MS) return reject(CDT_REQUIRES_TOKEN.reason, `the cdt from tracking data or route details is more than 24 hours old; ${CDT_REQUIRES_TOKEN.message.replace(/^the request is more than 24 hours old; /, '')}`)
+  const problem = timeIssue(timeMs, now, oldHitsNeedToken, GIVEN_CDT_REQUIRES_TOKEN)
+  if (problem !== undefined) return problem
   params.cdt = Math.floor(timeMs / 1000)
+  return undefined
+}
+
+/**
+ * Times Matomo would mishandle without a word: recorded "now" (in the future, or more than 20 years old), or
+ * counted invalid (`tooOld`: nearly 24 hours old, without a token).
+ */
+function timeIssue (timeMs: number, now: number, oldHitsNeedToken: boolean, tooOld: LineIssue): LineIssue | undefined {
+  if (timeMs > now + CLOCK_SKEW_MS || timeMs < now - MAX_AGE_MS) return cdtOutOfRange(timeMs, now)
+  if (oldHitsNeedToken && now - timeMs >= TOKEN_AGE_MS - CLOCK_SKEW_MS) return tooOld
   return undefined
 }
 
