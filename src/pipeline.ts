@@ -108,16 +108,13 @@ export async function forward (options: ForwardOptions): Promise<Summary> {
       if (run.signal?.aborted === true) {
         // Files not reached are read by the next run; standard input or a pipe not reached is lost like a cut one.
         for (const rest of expanded.inputs.slice(index)) {
-          if (rest === STDIN) run.summary.streamsStoppedEarly.push('standard input')
-          else if ((await stat(rest).catch(() => undefined))?.isFile() === false) run.summary.streamsStoppedEarly.push(rest)
+          if (rest === STDIN || (await stat(rest).catch(() => undefined))?.isFile() === false) run.summary.streamsStoppedEarly.push(streamName(rest))
         }
         break
       }
       try {
         if (input === STDIN) {
-          const progress = untrackedSource(run)
-          const end = await readStream(run, gunzipIfCompressed(options.stdin ?? process.stdin), progress, 0, 0)
-          if (end === undefined) run.summary.streamsStoppedEarly.push('standard input')
+          await readUntrackedStream(run, options.stdin ?? process.stdin, STDIN)
         } else {
           await readFile(run, input, tracked)
         }
@@ -340,9 +337,21 @@ async function readFifo (run: Run, path: string): Promise<void> {
     run.signal?.removeEventListener('abort', unblock)
   }
   run.logger.info({ path }, `${path} is a pipe: read as a stream, without a checkpoint`)
-  const end = await readStream(run, gunzipIfCompressed(new Socket({ fd, readable: true, writable: false })), untrackedSource(run, path), 0, 0)
-  // Stopped by a signal before its end: a stream cannot be resumed, the rest of it is not read by any run.
-  if (end === undefined) run.summary.streamsStoppedEarly.push(path)
+  await readUntrackedStream(run, new Socket({ fd, readable: true, writable: false }), path)
+}
+
+/**
+ * Standard input or another stream with no identity to resume by: read without a checkpoint (gzip detected by
+ * its magic bytes). Stopped by a signal before its end, it is named in the summary: a stream cannot be resumed,
+ * the rest of it is not read by any run.
+ */
+async function readUntrackedStream (run: Run, stream: Readable, name: string): Promise<void> {
+  const end = await readStream(run, gunzipIfCompressed(stream), untrackedSource(run, name), 0, 0)
+  if (end === undefined) run.summary.streamsStoppedEarly.push(streamName(name))
+}
+
+function streamName (name: string): string {
+  return name === STDIN ? 'standard input' : name
 }
 
 /** Reads one file from its checkpoint up to the size it has now (later lines are for the next run). */
@@ -361,12 +370,10 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
   try {
     const ids = await handle.stat({ bigint: true })
     if (!ids.isFile()) {
-      // /dev/stdin, a named pipe, <(process substitution): a stream with no size and no identity to resume by.
-      // Read it like standard input (no checkpoint), never with positional reads, which a pipe cannot do.
+      // A device such as /dev/stdin on a terminal (pipes went to readFifo): no size and no identity to resume by.
+      // Read it like standard input (no checkpoint), never with positional reads, which a stream cannot do.
       logger.info({ path }, `${path} is not a regular file: read as a stream, without a checkpoint`)
-      const end = await readStream(run, gunzipIfCompressed(handle.createReadStream({ autoClose: false, highWaterMark: 256 * 1024 })), untrackedSource(run, path), 0, 0)
-      // Stopped by a signal before its end: a stream cannot be resumed, the rest of it is not read by any run.
-      if (end === undefined) run.summary.streamsStoppedEarly.push(path)
+      await readUntrackedStream(run, handle.createReadStream({ autoClose: false, highWaterMark: 256 * 1024 }), path)
       return
     }
     // The same file under two names (a symlink like current.log, a hard link) is read once per run: its first
