@@ -401,8 +401,8 @@ export class CheckpointStore {
         throw errors.MF_ERR_CHECKPOINT_LOCKED(this.dir, `${holder.pid}${where} (lock file ${this.lockPath}; if that process is not matomo-forward, delete the lock file)`)
       }
       // The holder died without releasing the lock (kill -9, power loss, a restarted container). Two processes
-      // taking over the same stale lock at the same instant could both succeed; that needs two starts within
-      // microseconds of each other after a crash, and is accepted.
+      // taking over the same stale lock at the same instant could both succeed (two starts within milliseconds
+      // of each other after a crash); the loser finds the lock not its own at its first refresh, and stops.
       const pid = holder === 'garbage' ? 'unknown' : String(holder.pid)
       this.logger?.warn({ lock: this.lockPath, pid }, `taking over the stale lock of process ${pid} (${stale ?? 'unreadable'})`)
       await unlink(this.lockPath).catch(ignoreMissing)
@@ -438,7 +438,7 @@ export class CheckpointStore {
     HELD_LOCKS.delete(key)
     // Only the lock this store wrote: one taken over meanwhile (after a long pause) belongs to someone else.
     const text = await readFile(this.lockPath, 'utf8').catch(() => undefined)
-    if (text !== undefined && (text === this.lockContent || text.trim() === String(process.pid))) await unlink(this.lockPath).catch(ignoreMissing)
+    if (text !== undefined && text === this.lockContent) await unlink(this.lockPath).catch(ignoreMissing)
   }
 
   /** The lock's identity for HELD_LOCKS: the real path, so that a symlinked or relative state dir is the same lock. */
@@ -478,18 +478,8 @@ function judgedByAge (holder: LockHolder): boolean {
   return holder.ns !== undefined && ns !== undefined && holder.ns !== ns
 }
 
-let cachedPidNamespace: string | null | undefined
 /** Linux's id of this process's pid namespace ("pid:[4026531836]"); undefined elsewhere. */
-function pidNamespace (): string | undefined {
-  if (cachedPidNamespace === undefined) {
-    try {
-      cachedPidNamespace = readlinkSync('/proc/self/ns/pid').replace(/\s/g, '') || null
-    } catch {
-      cachedPidNamespace = null
-    }
-  }
-  return cachedPidNamespace ?? undefined
-}
+const pidNamespace = readOnce(() => readlinkSync('/proc/self/ns/pid').replace(/\s/g, ''))
 
 /**
  * Why the holder of a lock no longer runs, or undefined when it may: another host's lock by its age (its
@@ -512,17 +502,22 @@ function staleReason (holder: LockHolder, heldHere: boolean): string | undefined
   return undefined
 }
 
-let cachedBootId: string | null | undefined
 /** Linux's id of this boot; undefined elsewhere. */
-function bootId (): string | undefined {
-  if (cachedBootId === undefined) {
-    try {
-      cachedBootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null
-    } catch {
-      cachedBootId = null
+const bootId = readOnce(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim())
+
+/** A value read once from /proc, on first use: undefined where it cannot be read (not Linux) or is empty. */
+function readOnce (read: () => string): () => string | undefined {
+  let value: string | null | undefined
+  return () => {
+    if (value === undefined) {
+      try {
+        value = read() || null
+      } catch {
+        value = null
+      }
     }
+    return value ?? undefined
   }
-  return cachedBootId ?? undefined
 }
 
 /** State and start time (clock ticks since boot) of a process, from Linux's /proc; undefined elsewhere or when gone. */

@@ -196,9 +196,10 @@ describe('CheckpointStore', () => {
       assert.match(err.message, new RegExp(`in use by process ${process.pid}`))
       return true
     })
+    const ours = readFileSync(join(dir, LOCK_FILE), 'utf8')
     writeFileSync(join(dir, LOCK_FILE), `${process.ppid}\n`)
     await assert.rejects(CheckpointStore.open(dir), /MF_ERR_CHECKPOINT_LOCKED|in use by process/)
-    writeFileSync(join(dir, LOCK_FILE), `${process.pid}\n`)
+    writeFileSync(join(dir, LOCK_FILE), ours) // put back what the store wrote: close() removes only its own lock
     await store.close()
     assert.equal(existsSync(join(dir, LOCK_FILE)), false)
   })
