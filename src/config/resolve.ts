@@ -143,6 +143,14 @@ function loadConfigFile (path: string, problems: string[]): LoadedFile | undefin
   return { options, extras }
 }
 
+/**
+ * Whether an exact path (--exclude-path, a routeDetails key) can ever equal a request's path, which is matched
+ * without its query string and always starts with a slash.
+ */
+function canMatchPath (path: string): boolean {
+  return path.startsWith('/') && !path.includes('?') && !path.includes('#')
+}
+
 function crossCheck (input: ResolveInput, values: Record<string, unknown>, invalid: ReadonlySet<string>, extras: Record<string, unknown>, problems: string[], cwd: string, originOf: (name: string) => string): void {
   const dryRun = values.dryRun === true
 
@@ -164,8 +172,7 @@ function crossCheck (input: ResolveInput, values: Record<string, unknown>, inval
   }
 
   for (const path of (values.excludePath as string[] | undefined) ?? []) {
-    // Matched exactly against the path alone, as routeDetails keys are.
-    if (!path.startsWith('/') || path.includes('?') || path.includes('#')) problems.push(`${originOf('exclude-path')}: "${path}" can never match: exclude paths are exact paths, starting with / and without a query string (e.g. /health; use --exclude-pattern for prefixes).`)
+    if (!canMatchPath(path)) problems.push(`${originOf('exclude-path')}: "${path}" can never match: exclude paths are exact paths, starting with / and without a query string (e.g. /health; use --exclude-pattern for prefixes).`)
   }
 
   const trackingDataKey = values.trackingDataKey as string | undefined
@@ -222,9 +229,8 @@ function crossCheck (input: ResolveInput, values: Record<string, unknown>, inval
     if (!isPlainObject(routeDetails) || !Object.values(routeDetails).every(isPlainObject)) {
       problems.push('Config key routeDetails must map paths to objects of Matomo parameters, e.g. { "/health": { "action_name": "Health" } }.')
     } else {
-      // Matched against the path alone: a key with a query string or without the leading slash never matches.
       for (const key of Object.keys(routeDetails)) {
-        if (!key.startsWith('/') || key.includes('?') || key.includes('#')) problems.push(`Config key routeDetails: "${key}" can never match: keys are exact paths, starting with / and without a query string (e.g. "/health").`)
+        if (!canMatchPath(key)) problems.push(`Config key routeDetails: "${key}" can never match: keys are exact paths, starting with / and without a query string (e.g. "/health").`)
       }
     }
   }
