@@ -28,6 +28,17 @@ describe('bench fake Matomo', () => {
     assert.equal(res.status, 400)
   })
 
+  it('answers 400 to a request target that is no URL path, and keeps serving', async () => {
+    // fetch() normalises "//"; a raw request sends it as import_logs.py does with a --url ending in "/".
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${instant.url}/`, { method: 'GET', path: '//' }, (res) => { res.resume(); resolve(res.statusCode ?? 0) })
+      req.on('error', reject)
+      req.end()
+    })
+    assert.equal(status, 400)
+    assert.equal((await fetch(`${instant.url}/stats`)).status, 200)
+  })
+
   it('reads its options from the command line, with defaults, and refuses an unknown mode', () => {
     assert.deepEqual(parseServerArgs(['--mode', 'saturating', '--fail-above', '5']), { mode: 'saturating', latencyMs: 250, perHitMs: 1, overheadMs: 25, failAbove: 5 })
     assert.equal(parseServerArgs([]).mode, 'instant')
