@@ -54,7 +54,7 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   { name: 'format', type: 'choice', group: 'Input', default: 'auto', choices: ['auto', 'pino-http', 'nginx-json', 'caddy', 'traefik', 'fields'], description: 'Log format. auto sniffs the first lines and stops with a message if it is unsure.' },
   { name: 'timezone', type: 'string', group: 'Input', default: 'UTC', arg: 'ZONE', description: 'Time zone (IANA name or ±HH:MM) of log times that carry no offset.' },
   { name: 'trusted-proxy', type: 'list', group: 'Input', default: [], arg: 'CIDR', description: 'Proxy address or CIDR range whose X-Forwarded-For entries are trusted (repeatable). The client IP is the last address that is not a trusted proxy; with none, the first address of X-Forwarded-For.' },
-  { name: 'max-line-bytes', type: 'integer', group: 'Input', default: 64 * KIB, min: 256, arg: 'BYTES', description: 'Longer lines are rejected as line_too_long without being read into memory whole.' },
+  { name: 'max-line-bytes', type: 'integer', group: 'Input', default: 64 * KIB, min: 256, arg: 'BYTES', description: 'Longer lines (not counting the LF or CRLF that ends them) are rejected as line_too_long without being read into memory whole.' },
   { name: 'start-at', type: 'choice', group: 'Input', default: 'end', choices: ['beginning', 'end'], description: 'tail: where to start in a file that has no checkpoint.' },
 
   // Rules (asgi-matomo's options)

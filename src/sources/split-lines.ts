@@ -74,8 +74,8 @@ export class LineSplitter {
       const pieceEnd = nl + 1
       this.offset += pieceEnd - pos
       if (this.lineBytes === 0) {
-        // Fast path: the whole line is inside this chunk, no copy.
-        if (nl - pos > this.maxLineBytes) {
+        // Fast path: the whole line is inside this chunk, no copy. Its terminator (LF or CRLF) is not counted.
+        if (nl - pos - (nl > pos && chunk[nl - 1] === CR ? 1 : 0) > this.maxLineBytes) {
           this.overflowHead = chunk.toString('utf8', pos, Math.min(pos + HEAD_BYTES, nl))
           this.finishOverflow()
         } else {
@@ -86,8 +86,7 @@ export class LineSplitter {
         if (this.overflowHead !== undefined) {
           this.finishOverflow()
         } else {
-          const whole = this.takePartial()
-          this.emitLine(whole, 0, whole.length - 1)
+          this.emitHeld(true)
         }
       }
       pos = pieceEnd
@@ -101,15 +100,26 @@ export class LineSplitter {
       this.finishOverflow()
       return
     }
+    this.emitHeld(false)
+  }
+
+  /** Emits the held line, or reports it too long: only now is its terminator known (a CR may end one piece, the LF start the next). */
+  private emitHeld (endsWithLf: boolean): void {
     const whole = this.takePartial()
-    this.emitLine(whole, 0, whole.length)
+    const to = endsWithLf ? whole.length - 1 : whole.length
+    if (to - (to > 0 && whole[to - 1] === CR ? 1 : 0) > this.maxLineBytes) {
+      this.overflowHead = whole.toString('utf8', 0, Math.min(HEAD_BYTES, to))
+      this.finishOverflow()
+      return
+    }
+    this.emitLine(whole, 0, to)
   }
 
   private hold (chunk: Buffer, from: number, to: number): void {
     this.lineBytes += to - from
     if (this.overflowHead !== undefined) return
-    // +1: the held bytes may include the line's LF.
-    if (this.lineBytes > this.maxLineBytes + 1) {
+    // +2: the held bytes may include the line's CR and LF (the exact length is checked when the line ends).
+    if (this.lineBytes > this.maxLineBytes + 2) {
       const head = Buffer.concat([...this.partial, chunk.subarray(from, Math.min(to, from + HEAD_BYTES))])
       this.overflowHead = head.toString('utf8', 0, Math.min(HEAD_BYTES, head.length))
       this.partial = []

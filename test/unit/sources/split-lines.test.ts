@@ -65,6 +65,15 @@ describe('LineSplitter', () => {
     }
   })
 
+  test('maxLineBytes counts the content only: LF, CRLF and no terminator at all have the same limit, in every chunking', () => {
+    for (const ending of ['\n', '\r\n', '']) {
+      for (const chunk of [1, 2, 3, 7, 299, 300, 301, 302, 303, 10_000]) {
+        const kinds = [299, 300, 301].map((n) => split('z'.repeat(n) + ending, { maxLineBytes: 300, chunk }).map((s) => s.kind).join())
+        assert.deepEqual(kinds, ['line', 'line', 'long'], `ending ${JSON.stringify(ending)}, chunk ${chunk}`)
+      }
+    }
+  })
+
   test('a too-long last line without newline is reported at end()', () => {
     const seen = split('y'.repeat(2000), { maxLineBytes: 300, chunk: 64 })
     assert.deepEqual(seen.map((s) => [s.kind, s.start, s.end]), [['long', 0, 2000]])
