@@ -416,7 +416,7 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
       return
     }
     const stream = streamFromHandle(handle, gzip, start, gzip ? undefined : rawSize)
-    const end = await readStream(run, stream, progress, start, line)
+    const end = await readStream(run, stream, progress, start, line, run.signal, gzip ? undefined : rawSize)
     if (end !== undefined) file.eof = { offset: end, rawSize }
   } finally {
     await handle.close()
@@ -425,9 +425,10 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
 
 /**
  * Reads one input to its end, pausing while the sink is saturated. Resolves with the end offset, or
- * undefined when aborted (then a last line without newline is not processed: the file did not end there).
+ * undefined when aborted or when the input ended before `expectedEnd` (a file truncated while it was read): then
+ * a last line without newline is not processed, the file did not end there.
  */
-async function readStream (run: Run, stream: Readable, progress: SourceProgress, start: number, line: number, signal = run.signal): Promise<number | undefined> {
+async function readStream (run: Run, stream: Readable, progress: SourceProgress, start: number, line: number, signal = run.signal, expectedEnd?: number): Promise<number | undefined> {
   const { sink } = run
   const handler = run.processor.forSource(progress)
   const splitter = new LineSplitter(handler, { maxLineBytes: run.config.maxLineBytes, startOffset: start, startLine: line })
@@ -456,12 +457,19 @@ async function readStream (run: Run, stream: Readable, progress: SourceProgress,
     handler.abandon()
     return undefined
   }
+  const shrunk = expectedEnd !== undefined && splitter.offsetEnd < expectedEnd
+  if (shrunk) {
+    // Truncated under us (copytruncate during a cron run): the bytes after the last newline are half a line. The
+    // checkpoint stays before them; the next run finds the file shorter than it and reads the new content from 0.
+    run.logger.warn({ path: progress.name, size: expectedEnd, readTo: splitter.offsetEnd },
+      `${progress.name} shrank while it was read (it ended at byte ${splitter.offsetEnd} of ${expectedEnd}): truncated; its unfinished last line was left, and the next run reads the file from its start`)
+  }
   try {
-    splitter.end()
+    if (!shrunk) splitter.end()
     handler.finish()
   } catch (err) {
     handler.abandon() // MF_ERR_FORMAT_UNDETECTED at the end: the held lines were never classified
     throw err
   }
-  return splitter.lineStart
+  return shrunk ? undefined : splitter.lineStart
 }

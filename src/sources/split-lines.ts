@@ -52,6 +52,11 @@ export class LineSplitter {
     return this.start
   }
 
+  /** Offset of the next byte to arrive: where the input read so far ends. */
+  get offsetEnd (): number {
+    return this.offset
+  }
+
   /** Bytes received for a line whose newline has not arrived yet. */
   get pendingBytes (): number {
     return this.lineBytes

@@ -3,10 +3,11 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { appendFileSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { PassThrough, Readable } from 'node:stream'
+import { PassThrough, Readable, Writable } from 'node:stream'
 import { gzipSync } from 'node:zlib'
 import { describe, test } from 'node:test'
 import { CHECKPOINT_FILE, type CheckpointEntry } from '../../src/checkpoint/store.js'
+import { createLogger } from '../../src/log.js'
 import { forward } from '../../src/pipeline.js'
 import { Summary } from '../../src/summary.js'
 import type { HitSink } from '../../src/sink/sink.js'
@@ -181,6 +182,27 @@ describe('read with checkpoints', () => {
     // Same first bytes as before, fewer of them: the same file, truncated.
     appendFileSync(log, accessLines(0, 5))
     assert.deepEqual((await run(dir, ['a.log'])).acked, ids(0, 5))
+  })
+
+  test('a file truncated while it is read (copytruncate during a cron run): no half line is processed, the next run reads the new content', async (t) => {
+    const dir = tmpDir(t)
+    const log = join(dir, 'a.log')
+    writeFileSync(log, accessLines(0, 3000)) // several read chunks
+    const inner = createTestSink()
+    let cut = false
+    const sink: HitSink = { ...inner, push (hit) { if (!cut) { cut = true; truncateSync(log, 0) } inner.push(hit) } }
+    const logs: string[] = []
+    const logger = createLogger('warn', new Writable({ write (chunk, _e, cb) { logs.push(String(chunk)); cb() } }))
+    const summary = await forward({ config: testConfig('read', ['a.log'], join(dir, 'state'), {}), logger, sink, cwd: dir })
+    assert.equal(summary.rejectedTotal, 0, 'the cut line is not processed (it would be invalid_json)')
+    assert.ok(inner.acked.length > 0 && inner.acked.length < 3000, `some lines read before the cut: ${inner.acked.length}`)
+    assert.deepEqual(inner.acked, ids(0, inner.acked.length), 'whole lines, in order')
+    assert.match(logs.join(''), /a\.log shrank while it was read/)
+    const [entry] = checkpoints(join(dir, 'state'))
+    assert.equal(entry?.line, inner.acked.length, 'the checkpoint stops after the last whole line')
+    // The new content after the truncation (other lines) is read from the start by the next run.
+    writeFileSync(log, accessLines(5000, 5010))
+    assert.deepEqual((await run(dir, ['a.log'])).acked, ids(5000, 5010))
   })
 
   test('rejected and filtered lines count as done; their reject records are on disk with the checkpoint', async (t) => {
