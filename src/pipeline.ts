@@ -18,7 +18,7 @@ import { createDryRunSink } from './sink/dry-run-sink.js'
 import type { DeliveryTuning } from './sink/matomo-sink.js'
 import type { HitSink } from './sink/sink.js'
 import { compilePatterns, describeUnmatched, expandInputs, STDIN } from './sources/expand-inputs.js'
-import { identityOf, readHead } from './sources/fingerprint.js'
+import { FINGERPRINT_BYTES, hashHead, identityOf, isFullFingerprint, readHead } from './sources/fingerprint.js'
 import { gunzipIfCompressed, streamFromHandle } from './sources/read-file.js'
 import { LineSplitter } from './sources/split-lines.js'
 import { feedLines } from './sources/feed-lines.js'
@@ -402,6 +402,15 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
     if (match !== undefined && start > 0) {
       logger.info({ path, offset: start, by: match.by }, `${path}: resuming at byte ${start}${match.by === 'content' ? ` (same content as ${match.entry.path})` : ''}`)
     }
+    // The same content read earlier in this run under another name (a copy; access.log.1 beside the
+    // access.log.1.gz logrotate is compressing): that reading's lines are being delivered, but its checkpoint may
+    // not be on disk yet, so the store alone would have this file send them again.
+    const twin = sameContentRead(tracked, head)
+    if (twin !== undefined && twin.readTo.offset > start) {
+      start = gzip ? twin.readTo.offset : Math.min(twin.readTo.offset, rawSize)
+      line = twin.readTo.line
+      logger.info({ path, offset: start, sameAs: twin.path }, `${path} has the same content as ${twin.path}, read in this run: starting at byte ${start}`)
+    }
     const progress = new SourceProgress(path, start, line)
     const file: TrackedFile = { identity: identityOf(ids, head), path, progress }
     tracked.push(file)
@@ -421,6 +430,19 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
   } finally {
     await handle.close()
   }
+}
+
+/** A file read earlier in this run whose first FINGERPRINT_BYTES are `head`'s (the rule for a match by content). */
+function sameContentRead (tracked: readonly TrackedFile[], head: Buffer): { path: string, readTo: { offset: number, line: number } } | undefined {
+  if (head.length < FINGERPRINT_BYTES) return undefined
+  const hash = hashHead(head.subarray(0, FINGERPRINT_BYTES))
+  let best: { path: string, readTo: { offset: number, line: number } } | undefined
+  for (const file of tracked) {
+    if (!isFullFingerprint(file.identity) || file.identity.headHash !== hash) continue
+    const readTo = file.progress.readTo
+    if (best === undefined || readTo.offset > best.readTo.offset) best = { path: file.path, readTo }
+  }
+  return best
 }
 
 /**

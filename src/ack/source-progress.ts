@@ -38,6 +38,11 @@ export class SourceProgress {
     this.lastLine = startLine
   }
 
+  /** Where the lines handed out so far end (done or held): a reading of the same content in this run starts there. */
+  get readTo (): { offset: number, line: number } {
+    return { offset: this.lastEnd, line: this.lastLine }
+  }
+
   /** Hits not yet acknowledged. */
   get outstanding (): number {
     return this.pending

@@ -59,6 +59,21 @@ describe('read with checkpoints', () => {
     assert.deepEqual((await run(dir, ['current.log', 'hard.log'])).pushed, [], 'finished under every name')
   })
 
+  test('the same content under two names in one run (a copy; access.log.1 beside the .gz logrotate is writing) is sent once', async (t) => {
+    const dir = tmpDir(t)
+    const content = accessLines(0, 40)
+    writeFileSync(join(dir, 'access.log.1'), content)
+    writeFileSync(join(dir, 'copy.log'), content)
+    writeFileSync(join(dir, 'access.log.1.gz'), gzipSync(content))
+    // Late acknowledgements: nothing of the first file is on disk when the others are opened.
+    const sink = await run(dir, ['access.log.1', 'access.log.1.gz', 'copy.log'], { mode: 'lanes', batchSize: 50, concurrency: 1 })
+    assert.deepEqual(sink.pushed, ids(0, 40), 'each line once')
+    // A longer copy: only what the first reading did not cover.
+    writeFileSync(join(dir, 'longer.log'), accessLines(0, 45))
+    assert.deepEqual((await run(dir, ['access.log.1', 'longer.log'], {}, { 'ignore-checkpoints': true })).pushed, ids(0, 45))
+    assert.deepEqual((await run(dir, ['copy.log', 'access.log.1.gz', 'longer.log'])).pushed, [], 'all of it checkpointed under every name')
+  })
+
   test('a damaged gzip file is reported and the inputs after it are still read; the run ends with its error', async (t) => {
     const dir = tmpDir(t)
     writeFileSync(join(dir, 'a.log'), accessLines(0, 5))
