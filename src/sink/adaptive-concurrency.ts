@@ -28,8 +28,8 @@ export interface TimedResult<T> {
 }
 
 export interface AdaptiveConcurrency {
-  /** Runs `fn` when a slot is free. */
-  run: <T>(fn: () => Promise<T>) => Promise<TimedResult<T>>
+  /** Runs `fn` when a slot is free; `queued`: it had to wait for one (another request's answer freed it). */
+  run: <T>(fn: (queued: boolean) => Promise<T>) => Promise<TimedResult<T>>
   /** A clean answer (delivered): raise the limit by one if it was fast and slots were wanted. */
   succeeded: (rttMs: number, demand: boolean) => void
   /** A 5xx, timeout, 429 or connection failure: halve the limit (at least 1) before the retry. */
@@ -54,10 +54,11 @@ export function createAdaptiveConcurrency (ceiling: number, initial = 1, now: ()
   let slowStart = true
 
   return {
-    async run<T> (fn: () => Promise<T>): Promise<TimedResult<T>> {
+    async run<T> (fn: (queued: boolean) => Promise<T>): Promise<TimedResult<T>> {
+      const queued = limiter.activeCount >= limiter.concurrency || limiter.pendingCount > 0
       return await limiter(async () => {
         const started = now()
-        const value = await fn()
+        const value = await fn(queued)
         const rttMs = now() - started
         const demand = limiter.pendingCount > 0
         return { value, rttMs, demand }

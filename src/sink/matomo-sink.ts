@@ -373,7 +373,14 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
       let rttMs = 0
       let demand = false
       try {
-        const timed = await concurrency.run(async () => await client.sendBulk(body, stopRequests.signal))
+        const timed = await concurrency.run(async (queued) => {
+          // After a stop nothing new goes out (delivery.md; to a Matomo refusing the token, every request is one more
+          // failed login). A slot is freed as soon as an answer arrives, before that answer is judged: a request that
+          // waited for one looks at the outcome one event-loop turn later, when the answer's handling is done.
+          if (queued) await new Promise<void>((resolve) => { setImmediate(resolve) })
+          if (failure !== undefined) throw failure
+          return await client.sendBulk(body, stopRequests.signal)
+        })
         rttMs = timed.rttMs
         demand = timed.demand
         outcome = classifyAnswer(timed.value, sent, classifyContext)

@@ -263,6 +263,18 @@ describe('createMatomoSink: answers', () => {
     assert.equal(s.progress.committed, 400)
   })
 
+  for (const [name, answer, code] of [['a 403', 403, 'MF_ERR_SINK_REFUSED'], ['a 503 with no retries left', 503, 'MF_ERR_SINK_GAVE_UP']] as const) {
+    test(`after a stop (${name}), a batch waiting for a request slot is not sent (to a Matomo refusing the token, one more failed login)`, async (t) => {
+      const s = await setup(t, { batchSize: 3, concurrency: 2, maxRetries: 0 })
+      s.matomo.enqueue({ kind: 'status', status: answer })
+      // Two lanes; the limit starts at one request in flight, so the second batch waits for the first's answer.
+      s.push(6, (n) => params(n, n % 2))
+      await assert.rejects(s.sink.end(), (err: unknown) => isForwardError(err) && err.code === code)
+      assert.equal(s.matomo.bulkCount, 1, `nothing sent after ${name}`)
+      assert.equal(s.progress.committed, 0)
+    })
+  }
+
   test('never counts tracked + invalid < sent as success: stops, reports the line range, acks nothing', async (t) => {
     const s = await setup(t, { batchSize: 5, concurrency: 1 })
     s.matomo.enqueue({ kind: 'tracked_less', missing: 2 })
