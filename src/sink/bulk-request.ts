@@ -152,6 +152,9 @@ export function createBulkClient (options: BulkClientOptions): BulkClient {
       transport ??= await pending
       const response = await transport.post(url, { ...baseHeaders, 'content-type': contentType }, body, combined, options.timeoutMs)
       const text = await readText(response.body)
+      // A body cut off by our timeout or by the peer ends like a whole one (without Content-Length, only the
+      // close says where it ends): half an answer is no answer, and must be retried, not judged.
+      if (timeout.signal.aborted || signal?.aborted === true || response.complete?.() === false) throw new Error('the answer was cut off before its end')
       const type = headerValue(response.headers['content-type'])
       return {
         status: response.status,

@@ -7,6 +7,8 @@ export interface RawAnswer {
   readonly status: number
   readonly headers: Readonly<Record<string, string | string[] | undefined>>
   readonly body: AsyncIterable<Buffer> & { destroy: () => unknown }
+  /** False when the body ended before its end (the connection closed or was cut mid-answer); undici throws instead. */
+  readonly complete?: () => boolean
 }
 
 export interface Transport {
@@ -70,7 +72,7 @@ function nodeTransport (connections: number, idleSocketMs: number, tls: TlsOptio
           headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
           signal
         }, (res: IncomingMessage) => {
-          resolve({ status: res.statusCode ?? 0, headers: res.headers as IncomingHttpHeaders, body: res })
+          resolve({ status: res.statusCode ?? 0, headers: res.headers as IncomingHttpHeaders, body: res, complete: () => res.complete })
         })
         req.on('error', reject)
         req.end(body)

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { createServer, request as httpRequest } from 'node:http'
 import { createServer as createTlsServer } from 'node:https'
-import { connect, type AddressInfo } from 'node:net'
+import { once } from 'node:events'
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import { buildBulkBody, bulkOverheadBytes, countItemBytes, createBulkClient, parseMatomoUrl, RequestFailure } from '../../../src/sink/bulk-request.js'
@@ -158,6 +159,28 @@ describe('createBulkClient', () => {
     t.after(async () => { await client.close() })
     matomo.enqueue({ kind: 'slow', delayMs: 1000 }, { kind: 'reset' })
     await assert.rejects(client.sendBulk('{"requests":[]}'), (err: unknown) => err instanceof RequestFailure && err.kind === 'timeout')
+    await assert.rejects(client.sendBulk('{"requests":[]}'), (err: unknown) => err instanceof RequestFailure && err.kind === 'network')
+  })
+
+  test('an answer cut off mid-body (no Content-Length, then a stall or a close) is a timeout or a network failure, not an answer', async (t) => {
+    const head = 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n'
+    const behaviours = {
+      // Without Content-Length the body ends at the close: our timeout cutting it must not look like its end.
+      stall: (socket: Socket) => { socket.write(head + 'Connection: close\r\n\r\n{"status":"success",') },
+      chunkedClose: (socket: Socket) => { socket.end(head + 'Transfer-Encoding: chunked\r\n\r\n14\r\n{"status":"success",\r\n') }
+    }
+    let behaviour: keyof typeof behaviours = 'stall'
+    const server = createNetServer((socket) => {
+      socket.once('data', () => { behaviours[behaviour](socket) })
+      socket.on('error', () => undefined)
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    t.after(() => { server.close() })
+    const client = createBulkClient({ matomoUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/matomo.php`, timeoutMs: 300 })
+    t.after(async () => { await client.close() })
+    await assert.rejects(client.sendBulk('{"requests":[]}'), (err: unknown) => err instanceof RequestFailure && err.kind === 'timeout')
+    behaviour = 'chunkedClose'
     await assert.rejects(client.sendBulk('{"requests":[]}'), (err: unknown) => err instanceof RequestFailure && err.kind === 'network')
   })
 
