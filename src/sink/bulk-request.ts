@@ -151,10 +151,11 @@ export function createBulkClient (options: BulkClientOptions): BulkClient {
     try {
       transport ??= await pending
       const response = await transport.post(url, { ...baseHeaders, 'content-type': contentType }, body, combined, options.timeoutMs)
-      const text = await readText(response.body)
+      const { text, stoppedEarly } = await readText(response.body)
       // A body cut off by our timeout or by the peer ends like a whole one (without Content-Length, only the
-      // close says where it ends): half an answer is no answer, and must be retried, not judged.
-      if (timeout.signal.aborted || signal?.aborted === true || response.complete?.() === false) throw new Error('the answer was cut off before its end')
+      // close says where it ends): half an answer is no answer, and must be retried, not judged. (An endless
+      // answer we stopped reading ourselves is a page, judged by its first MiB.)
+      if (timeout.signal.aborted || signal?.aborted === true || (!stoppedEarly && response.complete?.() === false)) throw new Error('the answer was cut off before its end')
       const type = headerValue(response.headers['content-type'])
       return {
         status: response.status,
@@ -192,7 +193,8 @@ export function createBulkClient (options: BulkClientOptions): BulkClient {
   }
 }
 
-async function readText (body: AsyncIterable<Buffer> & { destroy: () => unknown }): Promise<string> {
+/** The body's text, at most MAX_BODY_CHARS; `stoppedEarly` when it was longer and we stopped reading it. */
+async function readText (body: AsyncIterable<Buffer> & { destroy: () => unknown }): Promise<{ text: string, stoppedEarly: boolean }> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of body) {
@@ -200,10 +202,10 @@ async function readText (body: AsyncIterable<Buffer> & { destroy: () => unknown 
     size += chunk.length
     if (size >= MAX_BODY_CHARS) {
       body.destroy()
-      break
+      return { text: Buffer.concat(chunks).toString('utf8').slice(0, MAX_BODY_CHARS), stoppedEarly: true }
     }
   }
-  return Buffer.concat(chunks).toString('utf8').slice(0, MAX_BODY_CHARS)
+  return { text: Buffer.concat(chunks).toString('utf8'), stoppedEarly: false }
 }
 
 function headerValue (value: string | string[] | undefined): string | undefined {
