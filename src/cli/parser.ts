@@ -102,6 +102,12 @@ export async function parseCommandLine (args: readonly string[]): Promise<Parsed
   if (usage?.cacheHelpMessage !== undefined) usage.cacheHelpMessage = () => undefined
   return await new Promise<ParsedCommandLine>((resolve) => {
     void parser.parse(escaped, {}, (error: Error | undefined, argv: Record<string, unknown>, output: string) => {
+      // Names after "--" (a file called -dash.log) land in argv._ after the command, not in the files.
+      const [command, ...afterDashes] = Array.isArray(argv._) ? argv._ : []
+      if (afterDashes.length > 0 && (command === 'read' || command === 'tail')) {
+        argv.files = [...(Array.isArray(argv.files) ? argv.files : []), ...afterDashes.map(String)]
+        argv._ = [command]
+      }
       if (Array.isArray(argv.files)) argv.files = argv.files.map((f: unknown) => (f === STDIN_ARG ? '-' : f))
       resolve({ output, error: error ?? undefined, argv })
     })

@@ -26,6 +26,11 @@ describe('createParser', () => {
     assert.deepEqual(flags, { 'exclude-path': ['/a', '/b'], idsite: '3', 'assume-https': false })
   })
 
+  test('names after -- are files too, even ones that look like flags or -', async () => {
+    assert.deepEqual(flagsOf(await parse(['read', '--dry-run', 'a.log', '--', '-dash.log', '--x', '-'])).files, ['a.log', '-dash.log', '--x', '-'])
+    assert.deepEqual(flagsOf(await parse(['tail', '--', '-b.log'])).files, ['-b.log'])
+  })
+
   test('booleans that are not given stay unset, so env and config can supply them', async () => {
     const { flags } = flagsOf(await parse(['tail', 'x.log']))
     assert.deepEqual(flags, {})
