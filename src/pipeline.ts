@@ -19,7 +19,7 @@ import type { DeliveryTuning } from './sink/matomo-sink.js'
 import type { HitSink } from './sink/sink.js'
 import { compilePatterns, describeUnmatched, expandInputs, STDIN } from './sources/expand-inputs.js'
 import { FINGERPRINT_BYTES, hashHead, identityOf, isFullFingerprint, readHead } from './sources/fingerprint.js'
-import { gunzipIfCompressed, streamFromHandle } from './sources/read-file.js'
+import { gunzipIfCompressed, gzipContentReaches, streamFromHandle } from './sources/read-file.js'
 import { LineSplitter } from './sources/split-lines.js'
 import { feedLines } from './sources/feed-lines.js'
 import type { TailSet } from './sources/tail-set.js'
@@ -398,6 +398,11 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
       } else {
         start = rawSize
       }
+    }
+    if (match?.by === 'inode' && gzip && start > 0 && match.entry.completeRawSize !== rawSize && !(await gzipContentReaches(handle, start))) {
+      logger.warn({ path, checkpoint: start }, `${path} holds less than its checkpoint (${start} bytes decompressed): it was rewritten; reading it from the start`)
+      start = 0
+      line = 0
     }
     if (match !== undefined && start > 0) {
       logger.info({ path, offset: start, by: match.by }, `${path}: resuming at byte ${start}${match.by === 'content' ? ` (same content as ${match.entry.path})` : ''}`)

@@ -2,7 +2,7 @@
 import { createReadStream } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { createGunzip } from 'node:zlib'
-import { PassThrough, pipeline, type Readable } from 'node:stream'
+import { PassThrough, pipeline, Readable } from 'node:stream'
 import { errors } from '../errors.js'
 
 const READ_CHUNK_BYTES = 32 * 1024
@@ -62,6 +62,42 @@ async function * skipBytesGen (source: Readable, count: number): AsyncGenerator<
     }
     yield toSkip === 0 ? chunk : chunk.subarray(toSkip)
     toSkip = 0
+  }
+}
+
+/**
+ * Whether a gzip file's decompressed content is at least `bytes` long: false when a file resumed by its inode
+ * was rewritten shorter (a skip past its end would read nothing, silently). Decompresses up to there. A damaged
+ * file counts as long enough: reading it reports the damage.
+ */
+export async function gzipContentReaches (handle: FileHandle, bytes: number): Promise<boolean> {
+  // Positional reads of our own: destroying a FileHandle's read stream early would close the handle itself.
+  const raw = Readable.from(readChunks(handle), { objectMode: false })
+  const gunzip = createGunzip({ chunkSize: READ_CHUNK_BYTES })
+  raw.on('error', (err) => gunzip.destroy(err))
+  raw.pipe(gunzip)
+  let seen = 0
+  try {
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      seen += chunk.length
+      if (seen >= bytes) return true
+    }
+    return false
+  } catch {
+    return true
+  } finally {
+    raw.destroy()
+    gunzip.destroy()
+  }
+}
+
+async function * readChunks (handle: FileHandle): AsyncGenerator<Buffer> {
+  for (let position = 0; ;) {
+    const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES)
+    const { bytesRead } = await handle.read(buffer, 0, READ_CHUNK_BYTES, position)
+    if (bytesRead === 0) return
+    position += bytesRead
+    yield buffer.subarray(0, bytesRead)
   }
 }
 

@@ -220,6 +220,19 @@ describe('read with checkpoints', () => {
     assert.deepEqual((await run(dir, ['a.log'])).acked, ids(5000, 5010))
   })
 
+  test('a gzip file rewritten in place with the same head but less content is read from the start, not skipped', async (t) => {
+    const dir = tmpDir(t)
+    const log = join(dir, 'a.log.gz')
+    writeFileSync(log, gzipSync(accessLines(0, 30)))
+    assert.deepEqual((await run(dir, ['a.log.gz'])).acked, ids(0, 30))
+    // Same inode, same first KiB, shorter: the checkpoint (30 lines in) lies past its end.
+    writeFileSync(log, gzipSync(accessLines(0, 10) + accessLines(100, 103)))
+    assert.deepEqual((await run(dir, ['a.log.gz'])).acked, [...ids(0, 10), ...ids(100, 103)])
+    // Grown past the checkpoint instead (a .gz still being written): resumed, not read again.
+    writeFileSync(log, gzipSync(accessLines(0, 10) + accessLines(100, 103) + accessLines(200, 202)))
+    assert.deepEqual((await run(dir, ['a.log.gz'])).acked, ids(200, 202))
+  })
+
   test('rejected and filtered lines count as done; their reject records are on disk with the checkpoint', async (t) => {
     const dir = tmpDir(t)
     writeFileSync(join(dir, 'a.log'), accessLines(0, 3) + 'not json\n' + accessLines(3, 5) + '\n')
