@@ -1,41 +1,9 @@
-// Opens an input for one-shot reading: a plain or gzip file (detected by magic bytes, not name), or stdin.
-import { createReadStream } from 'node:fs'
-import { open, type FileHandle } from 'node:fs/promises'
+// Streams an input for one-shot reading: an open plain or gzip file (gzip told by magic bytes, not name), or stdin.
+import type { FileHandle } from 'node:fs/promises'
 import { createGunzip } from 'node:zlib'
 import { PassThrough, pipeline, Readable } from 'node:stream'
-import { errors } from '../errors.js'
 
 const READ_CHUNK_BYTES = 32 * 1024
-
-export async function isGzipFile (path: string): Promise<boolean> {
-  const handle = await open(path, 'r')
-  try {
-    const head = Buffer.alloc(2)
-    const { bytesRead } = await handle.read(head, 0, 2, 0)
-    return bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b
-  } finally {
-    await handle.close()
-  }
-}
-
-/**
- * A stream of the file's bytes from `startOffset`. For gzip files offsets count decompressed bytes, so the
- * stream is decompressed from the start and the first `startOffset` bytes are skipped.
- */
-export async function openFile (path: string, startOffset = 0): Promise<Readable> {
-  let gzip: boolean
-  try {
-    gzip = await isGzipFile(path)
-  } catch (err) {
-    throw errors.MF_ERR_SOURCE_UNREADABLE(path, (err as NodeJS.ErrnoException).code ?? (err as Error).message, { cause: err })
-  }
-  if (!gzip) return createReadStream(path, { start: startOffset, highWaterMark: READ_CHUNK_BYTES })
-  const raw = createReadStream(path, { highWaterMark: READ_CHUNK_BYTES })
-  const gunzip = createGunzip({ chunkSize: READ_CHUNK_BYTES })
-  raw.on('error', (err) => gunzip.destroy(err))
-  raw.pipe(gunzip)
-  return startOffset === 0 ? gunzip : skipBytes(gunzip, startOffset)
-}
 
 /**
  * A stream of an open file's content from `startOffset` up to `endOffset` (exclusive; plain files only: a
