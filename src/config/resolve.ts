@@ -117,7 +117,7 @@ function loadConfigFile (path: string, problems: string[]): LoadedFile | undefin
     // YAML 1.2 is a superset of JSON; a .json file is parsed strictly as JSON for clearer errors.
     parsed = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : loadYaml().parse(text)
   } catch (err) {
-    problems.push(`Config file ${path} is not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`)
+    problems.push(`Config file ${path} is not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${parseErrorWithoutText(err, text)}.`)
     return undefined
   }
   if (parsed === null || parsed === undefined) return { options: new Map(), extras: {} }
@@ -265,13 +265,36 @@ export function normaliseMatomoUrl (value: string): string | undefined {
 }
 
 /** Hides a URL's password for messages. */
+/**
+ * Where and why a config file does not parse, without any of its text: the parsers quote the lines around the
+ * error (yaml) or an excerpt (V8's JSON.parse), and the line may be the token's or a URL with a password.
+ */
+export function parseErrorWithoutText (err: unknown, text: string): string {
+  const message = err instanceof Error ? err.message : String(err)
+  // yaml: "Tabs are not allowed as indentation at line 4, column 1:\n\n<the lines>".
+  const yaml = /^([^\n]*? at line \d+, column \d+)/.exec(message)
+  if (yaml !== null) return yaml[1] as string
+  // JSON.parse: "… in JSON at position 42" (position only), or "Unexpected token 'o', "<excerpt>" is not valid JSON".
+  const at = /^(.*?) in JSON at position (\d+)/.exec(message)
+  if (at !== null) {
+    const before = text.slice(0, Number(at[2])).split('\n')
+    return `${at[1] as string} at line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`
+  }
+  const token = /^(Unexpected (?:token|end of JSON input)[^,"]*)/.exec(message)
+  return token !== null ? (token[1] as string).trim() : 'syntax error'
+}
+
 export function redactUrl (value: string): string {
   try {
     const url = new URL(value)
     if (url.password !== '') url.password = '***'
     return url.toString()
   } catch {
-    return value.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@')
+    // Not a URL, so no parser says where the userinfo ends: hide everything from "//" to the last "@" (a password
+    // may hold "@", "/" or ":", and the user name may be empty).
+    const slashes = value.indexOf('//')
+    const at = value.lastIndexOf('@')
+    return slashes !== -1 && at > slashes ? `${value.slice(0, slashes + 2)}***${value.slice(at)}` : value
   }
 }
 

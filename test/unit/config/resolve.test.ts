@@ -222,6 +222,25 @@ describe('resolveConfig', () => {
     assert.ok(problemsOf(() => resolveConfig(input({ flags: { config: join(dir, 'none.yaml') } }))).some((p) => p.includes('Cannot read config file')))
   })
 
+  test('a config file that does not parse is reported by line and column, never with its text (the token or a password may be on that line)', (t) => {
+    const dir = tmpDir(t)
+    const secret = 'tok_SECRET_abcdef0123456789'
+    const files: Record<string, [string, RegExp]> = {
+      'tab.yaml': [`idsite: 1\naccessToken: ${secret} # mine\n\taccessTokenFile: x\n`, /YAML: Tabs are not allowed as indentation at line 3, column 1\.$/],
+      'dup.yaml': [`accessToken: ${secret}\naccessToken: ${secret}\n`, /YAML: Map keys must be unique at line 2, column 1\.$/],
+      'url.yaml': [`matomoUrl: http://user:${secret}@example.org/\n  bad: [\n`, /not valid YAML: .* at line \d+, column \d+\.$/],
+      'bare.json': [`{"idsite": 1, "accessToken": ${secret}}`, /not valid JSON: Unexpected token 'o'\.$/],
+      'comma.json': [`{"idsite": 1,\n "accessToken": "${secret}" "x": 1}`, /not valid JSON: Expected ',' or '}' after property value at line 2, column \d+\.$/]
+    }
+    for (const [name, [text, expected]] of Object.entries(files)) {
+      writeFileSync(join(dir, name), text)
+      const problems = problemsOf(() => resolveConfig(input({ flags: { config: join(dir, name) } })))
+      const problem = problems.find((p) => p.includes('not valid'))
+      assert.match(problem ?? '', expected, name)
+      assert.ok(!problems.join('\n').includes('SECRET'), `${name}: ${problems.join(' | ')}`)
+    }
+  })
+
   test('routeDetails must map paths to objects; --format fields needs a fields map', (t) => {
     const dir = tmpDir(t)
     writeFileSync(join(dir, 'c.yaml'), 'routeDetails:\n  /x: Name\n')
@@ -263,5 +282,10 @@ describe('normaliseMatomoUrl and redactUrl', () => {
   test('hides the password of basic auth', () => {
     assert.equal(redactUrl('https://u:pw@m.example.org/matomo.php'), 'https://u:***@m.example.org/matomo.php')
     assert.ok(!redactUrl('ftp://u:pw@x y').includes('pw'))
+    // URLs that do not parse: the password may hold @ or /, the user name may be empty.
+    for (const url of ['http://user:p@ss_SECRET@127.0.0.1:99999/matomo.php', 'http://user:pw/SECRET@127.0.0.1:99999/m.php', 'http://:pw_SECRET@127.0.0.1:99999/m.php']) {
+      const shown = redactUrl(url)
+      assert.ok(!shown.includes('SECRET') && shown.includes('127.0.0.1'), shown)
+    }
   })
 })
