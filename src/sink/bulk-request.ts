@@ -13,15 +13,21 @@ export interface MatomoEndpoint {
   readonly display: string
   /** `Basic …` from the URL's userinfo, or undefined. */
   readonly authorization: string | undefined
+  /** The basic-auth credentials in every form an answer could echo them (as written, decoded, base64): redacted from messages. */
+  readonly credentials: readonly string[]
 }
 
 /** Splits --matomo-url into the URLs we call and the basic-auth header; userinfo never appears in a message. */
 export function parseMatomoUrl (matomoUrl: string): MatomoEndpoint {
   const url = new URL(matomoUrl)
   let authorization: string | undefined
+  const secretParts: string[] = []
   if (url.username !== '' || url.password !== '') {
     const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
-    authorization = 'Basic ' + Buffer.from(credentials, 'utf8').toString('base64')
+    const base64 = Buffer.from(credentials, 'utf8').toString('base64')
+    authorization = 'Basic ' + base64
+    // The user name alone is not secret; the password and anything holding it are.
+    if (url.password !== '') secretParts.push(url.password, decodeURIComponent(url.password), credentials, base64)
     url.username = ''
     url.password = ''
   }
@@ -32,7 +38,7 @@ export function parseMatomoUrl (matomoUrl: string): MatomoEndpoint {
   const trackingUrl = url.toString()
   const api = new URL(display)
   api.pathname = api.pathname.replace(/[^/]*$/, 'index.php')
-  return { trackingUrl, apiUrl: api.toString(), display, authorization }
+  return { trackingUrl, apiUrl: api.toString(), display, authorization, credentials: secretParts }
 }
 
 /** `{"requests":[` — bulkOverheadBytes counts it. */

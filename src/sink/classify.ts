@@ -20,8 +20,32 @@ export type Outcome =
 export interface ClassifyContext {
   /** The tracking URL for messages (no userinfo, no query). */
   readonly display: string
-  /** The token, so it can be cut out of any body excerpt shown in a message. */
-  readonly token: string | undefined
+  /** What is cut out of any body excerpt shown in a message (secretForms): a server may echo the request. */
+  readonly secrets: readonly string[]
+}
+
+/**
+ * Every form in which our secrets could come back in an answer that echoes the request: the token as given, as
+ * JSON-escaped in a bulk body and as form-encoded for the Reporting API; the basic-auth credentials of
+ * --matomo-url as written, decoded, and base64 in the Authorization header. Longest first, so that a form
+ * containing another is cut whole.
+ */
+export function secretForms (token: string | undefined, credentials: readonly string[] = []): string[] {
+  const forms = new Set<string>(credentials)
+  if (token !== undefined && token !== '') {
+    forms.add(token)
+    forms.add(JSON.stringify(token).slice(1, -1))
+    forms.add(encodeURIComponent(token))
+    forms.add(new URLSearchParams({ t: token }).toString().slice(2))
+  }
+  forms.delete('')
+  return [...forms].sort((a, b) => b.length - a.length)
+}
+
+/** `text` with every secret form replaced by <redacted>. */
+export function redactSecrets (text: string, secrets: readonly string[]): string {
+  for (const secret of secrets) if (text.includes(secret)) text = text.split(secret).join('<redacted>')
+  return text
 }
 
 /** Retry-After values beyond this are taken as this (a misconfigured server must not park a batch for days). */
@@ -186,7 +210,7 @@ function isCount (value: unknown): value is number {
 export function snippet (answer: HttpAnswer, context: ClassifyContext): string {
   let text = answer.body.startsWith('GIF8') ? answer.body.slice(answer.body.indexOf('<') === -1 ? 0 : answer.body.indexOf('<')) : answer.body
   text = text.replace(/<[^>]*>/g, ' ').replace(/[^\x20-\x7e\u00a0-\uffff]+/g, ' ').replace(/\s+/g, ' ').trim()
-  if (context.token !== undefined && context.token !== '') text = text.split(context.token).join('<redacted>')
+  text = redactSecrets(text, context.secrets)
   if (text === '') return ''
   return `: "${text.length > 200 ? text.slice(0, 200) + '…' : text}"`
 }

@@ -5,7 +5,7 @@ import type { RejectWriter } from '../output/reject-file.js'
 import type { Summary } from '../summary.js'
 import { AUTO_CONCURRENCY_CEILING, createAdaptiveConcurrency, type AdaptiveConcurrency } from './adaptive-concurrency.js'
 import { buildBulkBody, bulkOverheadBytes, countItemBytes, createBulkClient, RequestFailure, type BulkClient } from './bulk-request.js'
-import { classifyAnswer, classifyFailure, type ClassifyContext, type Outcome } from './classify.js'
+import { classifyAnswer, classifyFailure, secretForms, type ClassifyContext, type Outcome } from './classify.js'
 import { createRetryLogGate, RetryableError, withRetries } from './retry.js'
 import type { Config } from '../config/types.js'
 import type { Hit, HitSink, SendBudget } from './sink.js'
@@ -103,7 +103,7 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
   const token = config.accessToken
   const tokenJson = token === undefined ? undefined : JSON.stringify(token)
   const overhead = bulkOverheadBytes(tokenJson)
-  const classifyContext: ClassifyContext = { display: client.endpoint.display, token }
+  const classifyContext: ClassifyContext = { display: client.endpoint.display, secrets: secretForms(token, client.endpoint.credentials) }
   const ceiling = config.concurrency === 'auto' ? AUTO_CONCURRENCY_CEILING : config.concurrency
   const concurrency: AdaptiveConcurrency = tuning.concurrency ?? createAdaptiveConcurrency(ceiling)
   const laneCount = ceiling

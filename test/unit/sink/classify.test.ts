@@ -1,12 +1,12 @@
 // One test per answer Matomo (or what stands in front of it) can give to a bulk request: matomo-tracking-api.md §2, §3.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { RequestFailure, type HttpAnswer } from '../../../src/sink/bulk-request.js'
-import { classifyAnswer, classifyFailure, parseRetryAfter, RETRY_AFTER_MAX_MS, type Outcome } from '../../../src/sink/classify.js'
+import { parseMatomoUrl, RequestFailure, type HttpAnswer } from '../../../src/sink/bulk-request.js'
+import { classifyAnswer, classifyFailure, parseRetryAfter, RETRY_AFTER_MAX_MS, redactSecrets, secretForms, type Outcome } from '../../../src/sink/classify.js'
 import { TRACKING_GIF } from '../../helpers/fake-matomo.js'
 
 const TOKEN = 'secret-token-0123456789abcdef0123'
-const context = { display: 'https://matomo.example.org/matomo.php', token: TOKEN }
+const context = { display: 'https://matomo.example.org/matomo.php', secrets: secretForms(TOKEN) }
 
 function answer (status: number, body: string | Buffer, contentType = 'application/json', retryAfter?: string): HttpAnswer {
   return { status, contentType, body: body.toString(), retryAfter, elapsedMs: 1 }
@@ -59,6 +59,28 @@ const ROWS: Row[] = [
 ]
 
 describe('classifyAnswer', () => {
+  test('an answer that echoes the request shows none of our secrets, in any form we send them', () => {
+    const token = 'tok+SECRET=ab"cd\\ef&g é'
+    const endpoint = parseMatomoUrl('https://user:pw%40SECRET@matomo.example.org/matomo.php')
+    const secrets = secretForms(token, endpoint.credentials)
+    const echoed = [
+      `token_auth=${new URLSearchParams({ t: token }).toString().slice(2)}`,
+      `{"token_auth":${JSON.stringify(token)}}`,
+      `token=${encodeURIComponent(token)} raw=${token}`,
+      `authorization=${endpoint.authorization ?? ''} password=pw@SECRET in-url=pw%40SECRET`
+    ].join(' ')
+    for (const status of [200, 400, 418, 500]) {
+      const outcome = classifyAnswer(answer(status, echoed, 'text/plain'), 2, { display: endpoint.display, secrets })
+      const message = outcome.kind === 'fatal' ? outcome.error.message : outcome.kind === 'retry' ? outcome.message : ''
+      assert.ok(message.includes('<redacted>'), `HTTP ${status}: ${message}`)
+      assert.ok(!/SECRET|dXNlcjpwd0BTRUNSRVQ/.test(message), `HTTP ${status}: ${message}`)
+    }
+    const whole = redactSecrets(echoed, secrets)
+    assert.ok(!/SECRET|dXNlcjpwd0BTRUNSRVQ/.test(whole), whole)
+    assert.equal(whole.split('<redacted>').length - 1, 7, whole)
+    assert.ok(!endpoint.credentials.includes('user'), 'the user name alone is not a secret')
+  })
+
   test('an HTTP-date Retry-After is counted from now, on a 200 status error as on a 503', () => {
     const now = Date.UTC(2026, 10, 25, 12, 0, 0)
     const date = new Date(now + 5000).toUTCString()

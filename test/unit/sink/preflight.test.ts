@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { describe, test, type TestContext } from 'node:test'
 import { createBulkClient } from '../../../src/sink/bulk-request.js'
 import { classifyApiAnswer, formatPreflight, runPreflight, type PreflightReport } from '../../../src/sink/preflight.js'
+import { secretForms } from '../../../src/sink/classify.js'
 import { startFakeMatomo, SUPER_TOKEN, VIEW_TOKEN, WRITE_TOKEN, type FakeMatomo, type FakeMatomoOptions, type Scripted } from '../../helpers/fake-matomo.js'
 
 async function check (t: TestContext, token: string | undefined, idsite = 1, answer?: Scripted, url?: (m: FakeMatomo) => string, options: FakeMatomoOptions = {}, prepare?: (m: FakeMatomo) => Promise<void>): Promise<{ report: PreflightReport, matomo: FakeMatomo }> {
@@ -135,7 +136,7 @@ describe('classifyApiAnswer (answers recorded on Matomo 5.2, matomo-real/ANSWERS
   ]
   for (const c of cases) {
     test(c.name, () => {
-      const result = classifyApiAnswer({ status: c.status, contentType: c.contentType, body: c.body, retryAfter: undefined, elapsedMs: 1 }, { display: 'x', token: 'tok' })
+      const result = classifyApiAnswer({ status: c.status, contentType: c.contentType, body: c.body, retryAfter: undefined, elapsedMs: 1 }, { display: 'x', secrets: secretForms('tok') })
       assert.equal(result.kind === 'value' ? 'value' : result.reason, c.expect)
     })
   }
