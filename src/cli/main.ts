@@ -54,6 +54,8 @@ export async function main (args: readonly string[], io: CliIo): Promise<number>
     return EXIT.ok
   }
   const { command, files, flags } = flagsOf(parsed.argv ?? {})
+  // Before the config is judged: the secret is in the process list whether or not the rest is valid.
+  for (const warning of argvSecretWarnings(flags)) io.stderr.write(`warning: ${warning}\n`)
 
   let config: Config
   try {
@@ -62,9 +64,6 @@ export async function main (args: readonly string[], io: CliIo): Promise<number>
     if (config.summaryJson !== undefined) checkWritable(config.summaryJson)
   } catch (err) {
     return reportError(err, io)
-  }
-  if (flags['access-token'] !== undefined) {
-    io.stderr.write('warning: --access-token puts the token in the process list, visible to every user of this machine; use --access-token-file or MATOMO_FORWARD_ACCESS_TOKEN.\n')
   }
 
   const { createLogger } = await import('../log.js')
@@ -140,4 +139,17 @@ if (isEntry || isBin) {
   // Stopped by a signal: the checkpoint and summary are written; requests abandoned at the shutdown timeout
   // must not keep the process alive (their hits are not checkpointed and are sent again next run).
   if (controller.signal.aborted) process.exit()
+}
+
+/** Secrets given on the command line, which every user of the machine can read in the process list. */
+function argvSecretWarnings (flags: Readonly<Record<string, unknown>>): string[] {
+  const warnings: string[] = []
+  if (flags['access-token'] !== undefined) {
+    warnings.push('--access-token puts the token in the process list, visible to every user of this machine; use --access-token-file or MATOMO_FORWARD_ACCESS_TOKEN.')
+  }
+  const url = flags['matomo-url']
+  if (typeof url === 'string' && /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*:[^/?#]*@/i.test(url)) {
+    warnings.push('--matomo-url holds a password (user:password@), which puts it in the process list, visible to every user of this machine; give the URL in MATOMO_FORWARD_MATOMO_URL or the config file (matomoUrl).')
+  }
+  return warnings
 }

@@ -42,7 +42,7 @@ const KIB = 1024
 
 export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   // Matomo
-  { name: 'matomo-url', type: 'string', group: 'Matomo', arg: 'URL', description: 'Matomo tracking endpoint, e.g. https://matomo.example.org/matomo.php. A base URL gets matomo.php appended. Basic auth may be given as user:password@host. Required unless --dry-run.' },
+  { name: 'matomo-url', type: 'string', group: 'Matomo', arg: 'URL', description: 'Matomo tracking endpoint, e.g. https://matomo.example.org/matomo.php. A base URL gets matomo.php appended. Basic auth may be given as user:password@host (then set the URL in the environment or the config file: argv is visible to every user). Required unless --dry-run.' },
   { name: 'idsite', type: 'integer', group: 'Matomo', min: 1, arg: 'N', description: 'Matomo site id every hit is recorded in. Required.' },
   { name: 'access-token-file', type: 'string', group: 'Matomo', arg: 'FILE', description: 'File holding the Matomo token_auth (first line). With a token, the client IP (cip) is sent and hits older than 24 h are accepted. Prefer this or the environment variable MATOMO_FORWARD_ACCESS_TOKEN.' },
   { name: 'access-token', type: 'string', group: 'Matomo', secret: true, arg: 'TOKEN', description: 'The token itself. WARNING: a value on the command line is visible to every user in the process list; use --access-token-file or MATOMO_FORWARD_ACCESS_TOKEN.' },

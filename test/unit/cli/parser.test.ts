@@ -125,6 +125,18 @@ describe('main', () => {
     assert.ok(!io.err().includes('TOPSECRET') && !io.out().includes('TOPSECRET'))
   })
 
+  test('secrets on argv are warned about even when the configuration is refused; a password in --matomo-url too', async () => {
+    const io = captureIo({ stdin: '' })
+    const code = await main(['read', '-', '--idsite', 'x', '--access-token', 'TOPSECRET', '--matomo-url', 'https://u:PWSECRET@m.example.org/matomo.php'], io)
+    assert.equal(code, 2)
+    assert.match(io.err(), /--access-token puts the token in the process list/)
+    assert.match(io.err(), /--matomo-url holds a password .* MATOMO_FORWARD_MATOMO_URL/)
+    assert.ok(!/SECRET/.test(io.err() + io.out()), io.err())
+    const plain = captureIo({ stdin: '' })
+    await main(['read', '-', '--dry-run', '--idsite', '1', '--matomo-url', 'https://u@m.example.org/matomo.php'], plain)
+    assert.ok(!/holds a password/.test(plain.err()), 'a user name alone is no secret')
+  })
+
   test('a dry run over stdin prints params and a summary', async () => {
     const line = JSON.stringify({ time: 1764064801000, req: { method: 'GET', url: '/x?y=1', headers: { host: 'h.example', 'user-agent': 'UA' } }, res: { statusCode: 200 }, responseTime: 3 })
     const io = captureIo({ stdin: line + '\n', env: { MATOMO_FORWARD_ACCESS_TOKEN: 'TOKENVALUE' } })
