@@ -38,7 +38,8 @@ export function createRejectWriter (path: string): RejectWriter {
   let unflushed = false
   const open = (): WriteStream => {
     makeDirs(dirname(path))
-    const s = createWriteStream(path, { flags: 'a' })
+    // Owner only, as the checkpoints: the records hold raw log lines (client IPs, user agents, URLs).
+    const s = createWriteStream(path, { flags: 'a', mode: 0o600 })
     // The first error is the cause (EACCES, ENOSPC); later writes only add "stream destroyed".
     s.on('error', (err) => { failure ??= err })
     return s

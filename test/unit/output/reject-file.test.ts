@@ -1,6 +1,6 @@
 // Reject file: records are appended as NDJSON; flush() resolves once they are on disk.
 import assert from 'node:assert/strict'
-import { accessSync, constants, existsSync, lstatSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { createRejectWriter } from '../../../src/output/reject-file.js'
@@ -14,6 +14,7 @@ describe('createRejectWriter', () => {
     for (let i = 0; i < 3; i++) writer.write({ reason: 'invalid_json', message: 'm', source: 'a.log', line: i + 1, offset: i * 10, raw: 'x' })
     await writer.flush()
     assert.equal(readFileSync(path, 'utf8').trim().split('\n').length, 3)
+    assert.equal(statSync(path).mode & 0o777, 0o600, 'raw log lines (IPs, user agents) are for the owner only')
     await writer.close()
   })
 
