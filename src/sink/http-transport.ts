@@ -86,8 +86,13 @@ function nodeTransport (connections: number, idleSocketMs: number, tls: TlsOptio
 }
 
 async function proxyTransport (options: TransportOptions, tls: TlsOptions, httpProxy: string | undefined, httpsProxy: string | undefined): Promise<Transport> {
-  const { EnvHttpProxyAgent, request } = await import('undici')
+  const { EnvHttpProxyAgent, Pool, request } = await import('undici')
   const dispatcher = new EnvHttpProxyAgent({
+    // http:// targets as absolute-form requests (what curl does), not CONNECT tunnels, which simple proxies lack.
+    proxyTunnel: false,
+    // undici 7 reconnects in a tight loop, deaf to aborts, when a proxy drops the connection while a CONNECT
+    // tunnel is being set up (nodejs/undici#3897, fixed in 8): any other error code fails the request instead.
+    clientFactory: (origin: URL, clientOptions: object) => failTunnelDrops(new Pool(origin, clientOptions)),
     connections: options.connections,
     keepAliveTimeout: options.idleSocketMs ?? IDLE_SOCKET_MS,
     connect: tls,
@@ -114,6 +119,25 @@ async function proxyTransport (options: TransportOptions, tls: TlsOptions, httpP
       await dispatcher.close()
     }
   }
+}
+
+/** An error with a code undici's client does not retry on its own (UND_ERR_SOCKET re-drives connect() forever). */
+export class ProxyTunnelError extends Error {
+  readonly code = 'MF_PROXY_TUNNEL'
+}
+
+function failTunnelDrops<T extends { connect: (...args: never[]) => unknown }> (pool: T): T {
+  const connect = pool.connect.bind(pool) as (options: unknown) => Promise<unknown>
+  const wrapped = async (options: unknown): Promise<unknown> => {
+    try {
+      return await connect(options)
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'UND_ERR_SOCKET') throw err
+      throw new ProxyTunnelError(`the proxy closed the connection while setting up a CONNECT tunnel (${(err as Error).message}): does it allow CONNECT to this host and port?`, { cause: err })
+    }
+  }
+  ;(pool as { connect: unknown }).connect = wrapped
+  return pool
 }
 
 function nonEmpty (value: string | undefined): value is string {

@@ -184,6 +184,33 @@ describe('createBulkClient', () => {
     await assert.rejects(client.sendBulk('{"requests":[]}'), (err: unknown) => err instanceof RequestFailure && err.kind === 'network')
   })
 
+  test('a proxy without CONNECT: http:// goes through it as absolute-form requests; an https:// tunnel it drops fails, no endless reconnecting', { timeout: 15_000 }, async (t) => {
+    const matomo = await startFakeMatomo()
+    t.after(async () => { await matomo.close() })
+    let connects = 0
+    // node:http closes the connection of a CONNECT request when nothing listens for 'connect'.
+    const proxy = createServer((req, res) => {
+      const target = new URL(req.url ?? '')
+      const upstream = httpRequest({ host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers)
+        up.pipe(res)
+      })
+      req.pipe(upstream)
+    })
+    proxy.on('connection', () => { connects++ })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    t.after(() => { proxy.closeAllConnections(); proxy.close() })
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
+    const plain = createBulkClient({ matomoUrl: matomo.url, timeoutMs: 2000, env: { HTTP_PROXY: proxyUrl } })
+    t.after(async () => { await plain.close() })
+    assert.equal((await plain.sendBulk('{"requests":[]}')).status, 200)
+    const tunnelled = createBulkClient({ matomoUrl: 'https://127.0.0.1:9/matomo.php', timeoutMs: 2000, env: { HTTPS_PROXY: proxyUrl } })
+    t.after(async () => { await tunnelled.close() })
+    connects = 0
+    await assert.rejects(tunnelled.sendBulk('{"requests":[]}'), (err: unknown) => err instanceof RequestFailure && err.kind === 'network' && /CONNECT/.test(err.message))
+    assert.ok(connects < 5, `${connects} connections to the proxy`)
+  })
+
   test('goes through HTTP_PROXY when set, and not for hosts in NO_PROXY', async (t) => {
     const matomo = await startFakeMatomo()
     t.after(async () => { await matomo.close() })
