@@ -130,7 +130,8 @@ export function strOf (a: unknown, b: unknown, c?: unknown): string | undefined 
 
 /** A value as JSON for a message, cut to 80 characters (a line may hold anything). */
 export function show (value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value)
+  // JSON says null for Infinity and NaN (a 1e400 in the line): the number itself is what the user wrote.
+  const text = typeof value === 'number' && !Number.isFinite(value) ? String(value) : JSON.stringify(value) ?? String(value)
   return text.length > 80 ? text.slice(0, 77) + '...' : text
 }
 

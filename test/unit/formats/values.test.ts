@@ -106,5 +106,6 @@ describe('small helpers', () => {
   test('show cuts long values', () => {
     assert.equal(show('x'.repeat(200)).length, 80)
     assert.equal(show(12), '12')
+    assert.equal(show(JSON.parse('1e400')), 'Infinity', 'the number, not the null of JSON.stringify')
   })
 })
