@@ -57,26 +57,50 @@ export async function createTransport (options: TransportOptions): Promise<Trans
   return nodeTransport(options.connections, options.idleSocketMs ?? IDLE_SOCKET_MS, tls)
 }
 
+/** Errors of a request written to a reused keep-alive socket that the server had closed. */
+const STALE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE'])
+
+class StaleSocketError extends Error {
+  constructor (cause: Error) {
+    super(cause.message, { cause })
+  }
+}
+
 function nodeTransport (connections: number, idleSocketMs: number, tls: TlsOptions): Transport {
   const agentOptions = { keepAlive: true, maxSockets: connections, timeout: idleSocketMs }
   const http = new HttpAgent(agentOptions)
   const https = new HttpsAgent({ ...agentOptions, ...tls })
+  const once = async (url: string, headers: Readonly<Record<string, string>>, body: Buffer | string, signal: AbortSignal): Promise<RawAnswer> => {
+    const secure = url.startsWith('https:')
+    return await new Promise<RawAnswer>((resolve, reject) => {
+      const send = secure ? httpsRequest : httpRequest
+      const req = send(url, {
+        method: 'POST',
+        agent: secure ? https : http,
+        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        signal
+      }, (res: IncomingMessage) => {
+        resolve({ status: res.statusCode ?? 0, headers: res.headers as IncomingHttpHeaders, body: res, complete: () => res.complete })
+      })
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        reject(req.reusedSocket && STALE_SOCKET_CODES.has(err.code ?? '') ? new StaleSocketError(err) : err)
+      })
+      req.end(body)
+    })
+  }
   return {
     async post (url, headers, body, signal) {
-      const secure = url.startsWith('https:')
-      return await new Promise<RawAnswer>((resolve, reject) => {
-        const send = secure ? httpsRequest : httpRequest
-        const req = send(url, {
-          method: 'POST',
-          agent: secure ? https : http,
-          headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
-          signal
-        }, (res: IncomingMessage) => {
-          resolve({ status: res.statusCode ?? 0, headers: res.headers as IncomingHttpHeaders, body: res, complete: () => res.complete })
-        })
-        req.on('error', reject)
-        req.end(body)
-      })
+      // A kept-alive socket the server closed while it was idle fails the next request at once (Node's documented
+      // race); the server had let the connection go, not taken the request. It goes again on a fresh connection at
+      // once, not as a retry with backoff that also halves the number in flight. Bounded: every free socket may be
+      // stale, and there are at most `connections` of them.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await once(url, headers, body, signal)
+        } catch (err) {
+          if (!(err instanceof StaleSocketError) || attempt > connections || signal.aborted) throw err instanceof StaleSocketError ? err.cause : err
+        }
+      }
     },
     async close () {
       http.destroy()

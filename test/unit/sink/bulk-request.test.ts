@@ -211,6 +211,24 @@ describe('createBulkClient', () => {
     assert.ok(connects < 5, `${connects} connections to the proxy`)
   })
 
+  test('a keep-alive socket the server dropped is replaced at once: the request goes on a fresh connection, not as a failure', async (t) => {
+    // Answers the first request of each connection, then drops the connection when a second one comes on it.
+    const server = createNetServer((socket) => {
+      let requests = 0
+      socket.on('data', () => {
+        if (++requests === 1) socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 39\r\n\r\n{"status":"success","tracked":0,"x":""}')
+        else socket.destroy()
+      })
+      socket.on('error', () => undefined)
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    t.after(() => { server.close() })
+    const client = createBulkClient({ matomoUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/matomo.php`, timeoutMs: 2000, connections: 1 })
+    t.after(async () => { await client.close() })
+    for (let i = 0; i < 3; i++) assert.equal((await client.sendBulk('{"requests":[]}')).status, 200, `request ${i + 1}`)
+  })
+
   test('goes through HTTP_PROXY when set, and not for hosts in NO_PROXY', async (t) => {
     const matomo = await startFakeMatomo()
     t.after(async () => { await matomo.close() })
