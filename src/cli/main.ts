@@ -77,7 +77,9 @@ export async function main (args: readonly string[], io: CliIo): Promise<number>
     if (result.error !== undefined) reportError(result.error, io)
     if (result.summary !== undefined) {
       io.stderr.write(result.summary.format({ dryRun: config.dryRun }))
-      if (config.summaryJson !== undefined) writeSummaryJson(config.summaryJson, result.summary.toJSON())
+      // With the outcome, so that a cron job or a monitor reads one file: how the run ended and why.
+      const outcome = { exit_code: result.exitCode, error: result.error === undefined ? null : { code: result.error.code, message: result.error.message } }
+      if (config.summaryJson !== undefined) writeSummaryJson(config.summaryJson, { ...result.summary.toJSON(), ...outcome })
     }
     return result.exitCode
   } catch (err) {

@@ -85,7 +85,7 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   // Output
   { name: 'dry-run', type: 'boolean', group: 'Output', default: false, description: 'Send nothing: print one JSON object per hit to stdout (the params of a bulk item; the token is never in one) and a summary to stderr.' },
   { name: 'reject-file', type: 'string', group: 'Output', arg: 'FILE', description: 'Append rejected lines here as NDJSON (reason, source, line, offset, raw line). Default: rejects.ndjson in the state directory; in dry run, none.' },
-  { name: 'summary-json', type: 'string', group: 'Output', arg: 'FILE', description: 'Also write the end-of-run summary to FILE as JSON.' },
+  { name: 'summary-json', type: 'string', group: 'Output', arg: 'FILE', description: 'Also write the end-of-run summary to FILE as JSON, with the exit code and the error that stopped the run (exit_code, error).' },
   { name: 'log-level', type: 'choice', group: 'Output', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], description: 'Level of the tool\'s own logs (JSON lines on stderr).' },
   { name: 'config', type: 'string', group: 'Output', cliOnly: true, arg: 'FILE', description: 'JSON or YAML file with any of these options in camelCase, plus routeDetails and fields.' }
 ] satisfies OptionSpec[])

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { before, describe, test, type TestContext } from 'node:test'
 import { startFakeMatomo, SUPER_TOKEN, type FakeMatomo, type FakeMatomoOptions } from '../helpers/fake-matomo.js'
 import { BIN, ensureBuilt } from '../helpers/built-cli.js'
@@ -53,6 +53,8 @@ describe('matomo-forward read (spawned)', () => {
     const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as Record<string, number>
     assert.equal(summary.hits_tracked_total, 5)
     assert.equal(summary.hits_sent_total, 5)
+    assert.equal(summary.exit_code, 0)
+    assert.equal(summary.error, null)
     assert.ok(!r.stderr.includes(SUPER_TOKEN) && !r.stdout.includes(SUPER_TOKEN))
     // The token goes once per bulk body and authenticates every item (their cip is accepted); no item repeats it.
     const bodies = matomo.requests.filter((req) => req.path === '/matomo.php').map((req) => JSON.parse(req.body) as { token_auth?: string, requests: Array<Record<string, unknown>> }).filter((body) => body.requests.length > 0)
@@ -74,10 +76,15 @@ describe('matomo-forward read (spawned)', () => {
   test('exits 1 with a clear message when Matomo answers a GIF (--no-preflight), with the summary', async (t) => {
     const { matomo, file, base } = await fixture(t)
     matomo.enqueue({ kind: 'gif' })
-    const r = await cli(['read', ...base, '--no-preflight', file], TOKEN_ENV)
+    const summaryPath = join(dirname(file), 'summary.json')
+    const r = await cli(['read', ...base, '--no-preflight', '--summary-json', summaryPath, file], TOKEN_ENV)
     assert.equal(r.code, 1, r.stderr)
     assert.match(r.stderr, /MF_ERR_SINK_CONFIG: .*QueuedTracking/)
     assert.match(r.stderr, /matomo-forward summary/)
+    const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as { exit_code: number, error: { code: string, message: string } | null }
+    assert.equal(summary.exit_code, 1)
+    assert.equal(summary.error?.code, 'MF_ERR_SINK_CONFIG')
+    assert.match(summary.error?.message ?? '', /QueuedTracking/)
   })
 
   test('exits 1 before sending anything when the preflight fails', async (t) => {
