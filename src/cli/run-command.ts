@@ -27,6 +27,10 @@ export async function runCommand (config: Config, deps: CommandDeps): Promise<Co
   if (config.insecure && !config.dryRun) {
     deps.logger.warn('--insecure: the TLS certificate of Matomo is NOT verified. Anyone on the network path can read the token and the hits. Use --ca-file for a private certificate authority instead.')
   }
+  const cleartext = config.dryRun ? undefined : cleartextSecrets(config)
+  if (cleartext !== undefined) {
+    deps.logger.warn(`--matomo-url is http:// to ${cleartext.host}: ${cleartext.what} sent unencrypted, readable on the network path. Use https://.`)
+  }
   switch (config.command) {
     case 'read': {
       return await runPipeline(forward, config, deps)
@@ -95,4 +99,18 @@ export function exitCodeOf (summary: Summary): number {
   if (summary.hitsUnaccounted > 0 || summary.hitsPendingAtExit > 0 || summary.streamsStoppedEarly.length > 0) return EXIT.undelivered
   if (summary.hitsInvalid > 0) return EXIT.matomoRejected
   return EXIT.ok
+}
+
+/** Secrets that would cross the network in clear text: http:// to a host that is not this machine. */
+export function cleartextSecrets (config: Pick<Config, 'matomoUrl' | 'accessToken'>): { host: string, what: string } | undefined {
+  if (config.matomoUrl === undefined) return undefined
+  let url: URL
+  try {
+    url = new URL(config.matomoUrl)
+  } catch {
+    return undefined
+  }
+  if (url.protocol !== 'http:' || /^(?:localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i.test(url.hostname)) return undefined
+  const what = [config.accessToken === undefined ? undefined : 'token', url.password === '' ? undefined : 'basic-auth password'].filter((w) => w !== undefined)
+  return what.length === 0 ? undefined : { host: url.hostname, what: `the ${what.join(' and the ')} ${what.length === 1 ? 'is' : 'are'}` }
 }
