@@ -1,5 +1,7 @@
 // HTTP to Matomo: POSTs one bulk tracking body (or one Reporting API call) over a keep-alive connection pool.
 import { readFileSync } from 'node:fs'
+import { pipeline, Readable } from 'node:stream'
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
 import { USER_AGENT } from '../version.js'
 import { createTransport, type Transport } from './http-transport.js'
 
@@ -157,7 +159,7 @@ export function createBulkClient (options: BulkClientOptions): BulkClient {
     try {
       transport ??= await pending
       const response = await transport.post(url, { ...baseHeaders, 'content-type': contentType }, body, combined, options.timeoutMs)
-      const { text, stoppedEarly } = await readText(response.body)
+      const { text, stoppedEarly } = await readText(decoded(response.body, headerValue(response.headers['content-encoding'])))
       // A body cut off by our timeout or by the peer ends like a whole one (without Content-Length, only the
       // close says where it ends): half an answer is no answer, and must be retried, not judged. (An endless
       // answer we stopped reading ourselves is a page, judged by its first MiB.)
@@ -197,6 +199,19 @@ export function createBulkClient (options: BulkClientOptions): BulkClient {
       await (transport ?? await pending).close()
     }
   }
+}
+
+/**
+ * The body as sent before its Content-Encoding. We ask for none (no Accept-Encoding), but a proxy may compress
+ * anyway; an answer still compressed would be judged "not JSON" and stop the run. Unknown encodings pass as is.
+ */
+function decoded (body: AsyncIterable<Buffer> & { destroy: () => unknown }, encoding: string | undefined): AsyncIterable<Buffer> & { destroy: () => unknown } {
+  const name = encoding?.trim().toLowerCase()
+  const decoder = name === 'gzip' || name === 'x-gzip' ? createGunzip() : name === 'deflate' ? createInflate() : name === 'br' ? createBrotliDecompress() : undefined
+  if (decoder === undefined) return body
+  // A decoding error ends the reader's iteration with it; destroying the decoder (1 MiB read) destroys the body.
+  pipeline(Readable.from(body), decoder, () => undefined)
+  return decoder
 }
 
 /** The body's text, at most MAX_BODY_CHARS; `stoppedEarly` when it was longer and we stopped reading it. */

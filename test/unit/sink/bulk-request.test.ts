@@ -6,6 +6,7 @@ import { createServer as createTlsServer } from 'node:https'
 import { once } from 'node:events'
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
 import { describe, test } from 'node:test'
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib'
 import fc from 'fast-check'
 import { buildBulkBody, bulkOverheadBytes, countItemBytes, createBulkClient, parseMatomoUrl, RequestFailure } from '../../../src/sink/bulk-request.js'
 import { startFakeMatomo } from '../../helpers/fake-matomo.js'
@@ -209,6 +210,21 @@ describe('createBulkClient', () => {
     connects = 0
     await assert.rejects(tunnelled.sendBulk('{"requests":[]}'), (err: unknown) => err instanceof RequestFailure && err.kind === 'network' && /CONNECT/.test(err.message))
     assert.ok(connects < 5, `${connects} connections to the proxy`)
+  })
+
+  test('an answer a proxy compressed anyway (gzip, deflate, br) is decoded before it is judged', async (t) => {
+    const answer = JSON.stringify({ status: 'success', tracked: 2, invalid: 0 })
+    const encoders: Record<string, (b: string) => Buffer> = { gzip: gzipSync, deflate: deflateSync, br: brotliCompressSync }
+    let encoding = 'gzip'
+    const server = createServer((req, res) => {
+      req.resume()
+      req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': encoding }); res.end(encoders[encoding]?.(answer)) })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.after(() => { server.closeAllConnections(); server.close() })
+    const client = createBulkClient({ matomoUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/matomo.php`, timeoutMs: 2000 })
+    t.after(async () => { await client.close() })
+    for (encoding of Object.keys(encoders)) assert.equal((await client.sendBulk('{"requests":[]}')).body, answer, encoding)
   })
 
   test('a keep-alive socket the server dropped is replaced at once: the request goes on a fresh connection, not as a failure', async (t) => {
