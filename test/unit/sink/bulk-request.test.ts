@@ -1,16 +1,44 @@
 // The HTTP client: URL handling, headers, basic auth from userinfo, keep-alive, TLS, timeouts, resets, proxies.
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { createServer, request as httpRequest } from 'node:http'
+import { createServer, request as httpRequest, type Server } from 'node:http'
 import { createServer as createTlsServer } from 'node:https'
 import { once } from 'node:events'
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
-import { describe, test } from 'node:test'
+import { describe, test, type TestContext } from 'node:test'
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib'
 import fc from 'fast-check'
 import { buildBulkBody, bulkOverheadBytes, countItemBytes, createBulkClient, parseMatomoUrl, RequestFailure } from '../../../src/sink/bulk-request.js'
 import { startFakeMatomo } from '../../helpers/fake-matomo.js'
 import { waitFor } from '../../helpers/wait-for.js'
+
+/** A minimal forward proxy on 127.0.0.1: absolute-form requests, and CONNECT tunnels when `tunnels`. */
+async function startForwardProxy (t: TestContext, options: { tunnels: boolean, seen?: string[] }): Promise<{ proxy: Server, proxyUrl: string }> {
+  const proxy = createServer((req, res) => {
+    options.seen?.push(`${req.method ?? ''} ${req.url ?? ''}`)
+    const target = new URL(req.url ?? '')
+    const upstream = httpRequest({ host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers)
+      up.pipe(res)
+    })
+    req.pipe(upstream)
+  })
+  if (options.tunnels) {
+    proxy.on('connect', (req, socket, head) => {
+      options.seen?.push(`CONNECT ${req.url ?? ''}`)
+      const [host, port] = (req.url ?? '').split(':')
+      const upstream = connect(Number(port), host, () => {
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+        upstream.write(head)
+        upstream.pipe(socket)
+        socket.pipe(upstream)
+      })
+    })
+  }
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  t.after(() => { proxy.closeAllConnections(); proxy.close() })
+  return { proxy, proxyUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` }
+}
 
 describe('parseMatomoUrl', () => {
   test('moves userinfo into a Basic header and puts queuedtracking=0 in the query', () => {
@@ -190,18 +218,8 @@ describe('createBulkClient', () => {
     t.after(async () => { await matomo.close() })
     let connects = 0
     // node:http closes the connection of a CONNECT request when nothing listens for 'connect'.
-    const proxy = createServer((req, res) => {
-      const target = new URL(req.url ?? '')
-      const upstream = httpRequest({ host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers }, (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers)
-        up.pipe(res)
-      })
-      req.pipe(upstream)
-    })
+    const { proxy, proxyUrl } = await startForwardProxy(t, { tunnels: false })
     proxy.on('connection', () => { connects++ })
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
-    t.after(() => { proxy.closeAllConnections(); proxy.close() })
-    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
     const plain = createBulkClient({ matomoUrl: matomo.url, timeoutMs: 2000, env: { HTTP_PROXY: proxyUrl } })
     t.after(async () => { await plain.close() })
     assert.equal((await plain.sendBulk('{"requests":[]}')).status, 200)
@@ -249,29 +267,7 @@ describe('createBulkClient', () => {
     const matomo = await startFakeMatomo()
     t.after(async () => { await matomo.close() })
     const seen: string[] = []
-    // A minimal forward proxy: absolute-form requests and CONNECT tunnels.
-    const proxy = createServer((req, res) => {
-      seen.push(`${req.method ?? ''} ${req.url ?? ''}`)
-      const target = new URL(req.url ?? '')
-      const upstream = httpRequest({ host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers }, (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers)
-        up.pipe(res)
-      })
-      req.pipe(upstream)
-    })
-    proxy.on('connect', (req, socket, head) => {
-      seen.push(`CONNECT ${req.url ?? ''}`)
-      const [host, port] = (req.url ?? '').split(':')
-      const upstream = connect(Number(port), host, () => {
-        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
-        upstream.write(head)
-        upstream.pipe(socket)
-        socket.pipe(upstream)
-      })
-    })
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
-    t.after(() => { proxy.closeAllConnections(); proxy.close() })
-    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
+    const { proxyUrl } = await startForwardProxy(t, { tunnels: true, seen })
 
     const viaProxy = createBulkClient({ matomoUrl: matomo.url, timeoutMs: 2000, env: { HTTP_PROXY: proxyUrl } })
     t.after(async () => { await viaProxy.close() })
