@@ -51,6 +51,7 @@ export function createLineProcessor (deps: LineProcessorDeps): LineProcessor {
     idsite: config.idsite ?? 0,
     accessToken: config.accessToken,
     assumeHttps: config.assumeHttps,
+    crashReports: config.crashReports,
     host: config.host,
     trustedProxy: config.trustedProxy,
     excludePath: config.excludePath,

@@ -59,6 +59,7 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
 
   // Rules (asgi-matomo's options)
   { name: 'host', type: 'string', group: 'Rules', arg: 'HOST', description: 'Host for the tracked URL when an entry carries none.' },
+  { name: 'crash-reports', type: 'boolean', group: 'Rules', default: false, description: 'Send entries that record an error (pino-http err, a 5xx) as crash reports (ca=1, cra): only for a Matomo with the Crash Analytics plugin. Without it Matomo throws on such a hit and fails its whole bulk request (HTTP 500, retried in vain), so by default they are page views like the others, their status in cvar.' },
   { name: 'assume-https', type: 'boolean', group: 'Rules', default: true, description: 'Track URLs as https whatever the logged scheme (--no-assume-https keeps the logged scheme).' },
   { name: 'exclude-path', type: 'list', group: 'Rules', default: [], arg: 'PATH', description: 'Path not to track, exact match (repeatable). Tried first.' },
   { name: 'exclude-pattern', type: 'list', noCommaSplit: true, group: 'Rules', default: [], arg: 'REGEX', description: 'Regular expression matched at the start of the path, like Python re.match (repeatable; in the environment several as a JSON array, since a pattern may hold commas). Tried after paths and methods.' },

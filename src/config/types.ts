@@ -32,6 +32,8 @@ export interface Config {
 
   readonly host: string | undefined
   readonly assumeHttps: boolean
+  /** Entries with an error go as crash reports (ca=1, cra): only for a Matomo with Crash Analytics. */
+  readonly crashReports: boolean
   readonly excludePath: readonly string[]
   readonly excludePattern: readonly string[]
   readonly allowedMethod: readonly string[]

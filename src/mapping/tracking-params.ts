@@ -38,6 +38,12 @@ export interface MapperOptions extends MappingRules {
   idsite: number
   accessToken: string | undefined
   assumeHttps: boolean
+  /**
+   * Entries with an error as crash reports (ca=1, cra). Off by default: a ca=1 hit that no plugin handles makes
+   * Matomo throw (Action::factory, "Request was meant for a plugin which is no longer activated"), and in a bulk
+   * request that exception rolls back and fails every hit of it. @default false
+   */
+  crashReports?: boolean
   host: string | undefined
   trustedProxy: readonly string[]
   /** Custom dimension ids that also carry the status and the method (cvar needs a plugin since Matomo 4). */
@@ -60,6 +66,7 @@ export function createMapper (options: MapperOptions): Mapper {
   const nowMs = options.nowMs ?? Date.now
   const oldHitsNeedToken = options.accessToken === undefined && options.oldHitsNeedToken !== false
   const { idsite, assumeHttps, host: fallbackHost } = options
+  const crashReports = options.crashReports === true
   const withToken = options.accessToken !== undefined
   // A Map: indexing the config object by a fresh path string costs a string-table lookup per line.
   const routes = new Map(Object.entries(options.routeDetails))
@@ -117,7 +124,7 @@ export function createMapper (options: MapperOptions): Mapper {
     if (!customCvar) params.cvar = defaultCvar(entry.status, entry.method)
     if (statusKey !== undefined && entry.status !== undefined) params[statusKey] = String(entry.status)
     if (methodKey !== undefined && entry.method !== undefined) params[methodKey] = entry.method
-    if (entry.error !== undefined) {
+    if (crashReports && entry.error !== undefined) {
       params.ca = 1
       params.cra = entry.error
     }

@@ -65,7 +65,7 @@ describe('fixtures through forward()', () => {
   })
 
   test('fields-custom.ndjson with the fields map of fixtures/config/fields.yaml', async () => {
-    const r = await runForward([fixture('fields-custom.ndjson')], { ...TOKEN, config: fixture('../config/fields.yaml') })
+    const r = await runForward([fixture('fields-custom.ndjson')], { ...TOKEN, config: fixture('../config/fields.yaml'), 'crash-reports': true })
     assertAddsUp(r)
     assert.equal(r.summary.hits, 2)
     assert.deepEqual(byReason(r.summary.rejected), { 'missing_field:http.path': 1 })
