@@ -75,7 +75,9 @@ export function createMapper (options: MapperOptions): Mapper {
   const methodKey = options.methodDimension === undefined ? undefined : 'dimension' + String(options.methodDimension)
 
   return function map (entry: AccessEntry): MappingResult {
-    const excluded = rules.exclusion(entry.path, entry.method)
+    // Rules, routes and action_name see the path as asgi-matomo does (the ASGI path: percent-decoded), the url keeps it as logged.
+    const path = entry.path.indexOf('%') === -1 ? entry.path : decodePath(entry.path)
+    const excluded = rules.exclusion(path, entry.method)
     if (excluded !== undefined) return excluded
 
     const host = entry.host ?? fallbackHost
@@ -97,7 +99,7 @@ export function createMapper (options: MapperOptions): Mapper {
       apiv: 1,
       rand: Math.floor(random() * 4294967296),
       url,
-      action_name: entry.path,
+      action_name: path,
       ua: entry.userAgent ?? ABSENT_USER_AGENT
     }
     if (entry.acceptLanguage !== undefined) params.lang = entry.acceptLanguage
@@ -116,7 +118,7 @@ export function createMapper (options: MapperOptions): Mapper {
       if (ms <= PF_MAX) params.pf_srv = ms > 0 ? ms : 0
     }
 
-    const route = hasRoutes ? routes.get(entry.path) : undefined
+    const route = hasRoutes ? routes.get(path) : undefined
     const data = entry.trackingData
     const routeCvar = route?.cvar
     const dataCvar = data?.cvar
@@ -252,4 +254,14 @@ function defaultCvar (status: number | undefined, method: string | undefined): s
   if (status !== undefined) cvar.http_status_code = status
   cvar.http_method = method
   return pythonJsonDumps(cvar)
+}
+
+const PERCENT_RUN = /(?:%[0-9A-Fa-f]{2})+/g
+
+/**
+ * Python's urllib.parse.unquote, which ASGI servers apply to the path: each run of %XX escapes decoded as UTF-8,
+ * invalid bytes as U+FFFD, a % without two hex digits left as it is (decodeURIComponent would throw on both).
+ */
+export function decodePath (path: string): string {
+  return path.replace(PERCENT_RUN, (run) => Buffer.from(run.replaceAll('%', ''), 'hex').toString('utf8'))
 }

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { AccessEntry } from '../../../src/formats/access-entry.js'
 import { isLineIssue } from '../../../src/formats/access-entry.js'
-import { ABSENT_USER_AGENT, CDT_REQUIRES_TOKEN, createMapper, type MapperOptions, type TrackingParams } from '../../../src/mapping/tracking-params.js'
+import { ABSENT_USER_AGENT, CDT_REQUIRES_TOKEN, createMapper, decodePath, type MapperOptions, type TrackingParams } from '../../../src/mapping/tracking-params.js'
 
 const TIME = Date.UTC(2025, 10, 25, 8, 0, 1, 999)
 
@@ -140,6 +140,23 @@ describe('createMapper: the params of a tracked entry', () => {
   }
 })
 
+describe('decodePath: Python\'s urllib.parse.unquote, as ASGI servers decode the path', () => {
+  test('matches unquote on valid, invalid and partial escapes (outputs taken from Python 3.11)', () => {
+    const python: Array<[string, string]> = [
+      ['/caf%C3%A9/x%20y', '/café/x y'], ['/a%2Fb', '/a/b'], ['/100%', '/100%'], ['/bad%E0%A4%A', '/bad\ufffd%A'],
+      ['/%ZZ%41', '/%ZZA'], ['/%c3%a9%', '/é%'], ['/%F0%9F%98%80x', '/😀x'], ['/%ff%fe', '/\ufffd\ufffd']
+    ]
+    for (const [raw, decoded] of python) assert.equal(decodePath(raw), decoded, raw)
+  })
+
+  test('action_name and route details use the decoded path, the url the logged one', () => {
+    const result = params(mapper({ routeDetails: { '/café': { action_name: 'Café' } } })(entry({ path: '/caf%C3%A9' })))
+    assert.equal(result.action_name, 'Café')
+    assert.equal(result.url, 'https://api.example.org/caf%C3%A9')
+    assert.equal(params(mapper()(entry({ path: '/x%20y' }))).action_name, '/x y')
+  })
+})
+
 describe('createMapper: exclusions (paths, then methods, then patterns)', () => {
   const cases: Array<{ name: string, options: Partial<MapperOptions>, entry?: Partial<AccessEntry>, expect: string | 'tracked' }> = [
     { name: 'an exact excluded path', options: { excludePath: ['/api/users'] }, expect: 'excluded_path' },
@@ -162,7 +179,9 @@ describe('createMapper: exclusions (paths, then methods, then patterns)', () => 
     { name: 'allowed methods: listed ones are tracked', options: { allowedMethod: ['get', 'post'] }, entry: { method: 'post' }, expect: 'tracked' },
     { name: 'ignored wins over allowed', options: { allowedMethod: ['GET'], ignoredMethod: ['GET'] }, expect: 'excluded_method' },
     { name: 'paths are tried before methods', options: { excludePath: ['/api/users'], ignoredMethod: ['GET'] }, expect: 'excluded_path' },
-    { name: 'methods are tried before patterns', options: { excludePattern: ['/api'], ignoredMethod: ['GET'] }, expect: 'excluded_method' }
+    { name: 'methods are tried before patterns', options: { excludePattern: ['/api'], ignoredMethod: ['GET'] }, expect: 'excluded_method' },
+    { name: 'paths are matched percent-decoded, as the ASGI path asgi-matomo sees', options: { excludePath: ['/café/x y'] }, entry: { path: '/caf%C3%A9/x%20y' }, expect: 'excluded_path' },
+    { name: 'patterns are matched against the decoded path', options: { excludePattern: ['/café'] }, entry: { path: '/caf%c3%a9/menu' }, expect: 'excluded_pattern' }
   ]
   for (const c of cases) {
     test(c.name, () => {
