@@ -3,6 +3,7 @@ import { closeSync, constants, open as openFd, openSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { open, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
 import type { Readable } from 'node:stream'
 import { SourceProgress } from './ack/source-progress.js'
 import { createDurableGate, type DurableGate } from './checkpoint/durable-gate.js'
@@ -408,13 +409,19 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
       logger.info({ path, offset: start, by: match.by }, `${path}: resuming at byte ${start}${match.by === 'content' ? ` (same content as ${match.entry.path})` : ''}`)
     }
     // The same content read earlier in this run under another name (a copy; access.log.1 beside the
-    // access.log.1.gz logrotate is compressing): that reading's lines are being delivered, but its checkpoint may
-    // not be on disk yet, so the store alone would have this file send them again.
+    // access.log.1.gz logrotate is compressing): its checkpoint may not be on disk yet, so the store alone would
+    // have this file send those lines again. Start where that reading is acknowledged, once all of it is answered:
+    // starting where it was only read would checkpoint this file past lines still in flight, and if they failed
+    // and the first file went away (logrotate deletes access.log.1 after compressing it), they would be lost.
     const twin = sameContentRead(tracked, head)
-    if (twin !== undefined && twin.readTo.offset > start) {
-      start = gzip ? twin.readTo.offset : Math.min(twin.readTo.offset, rawSize)
-      line = twin.readTo.line
-      logger.info({ path, offset: start, sameAs: twin.path }, `${path} has the same content as ${twin.path}, read in this run: starting at byte ${start}`)
+    if (twin !== undefined && twin.progress.readTo.offset > start) {
+      await waitAnswered(run, twin.progress)
+      const done = twin.progress.committed
+      if (done > start) {
+        start = gzip || done <= rawSize ? done : rawSize
+        line = start === done ? twin.progress.committedLine : 0
+        logger.info({ path, offset: start, sameAs: twin.path }, `${path} has the same content as ${twin.path}, read in this run: starting at byte ${start}`)
+      }
     }
     const progress = new SourceProgress(path, start, line)
     const file: TrackedFile = { identity: identityOf(ids, head), path, progress }
@@ -437,17 +444,31 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
   }
 }
 
-/** A file read earlier in this run whose first FINGERPRINT_BYTES are `head`'s (the rule for a match by content). */
-function sameContentRead (tracked: readonly TrackedFile[], head: Buffer): { path: string, readTo: { offset: number, line: number } } | undefined {
+/** The file read furthest earlier in this run whose first FINGERPRINT_BYTES are `head`'s (the rule for a match by content). */
+function sameContentRead (tracked: readonly TrackedFile[], head: Buffer): TrackedFile | undefined {
   if (head.length < FINGERPRINT_BYTES) return undefined
   const hash = hashHead(head.subarray(0, FINGERPRINT_BYTES))
-  let best: { path: string, readTo: { offset: number, line: number } } | undefined
+  let best: TrackedFile | undefined
   for (const file of tracked) {
     if (!isFullFingerprint(file.identity) || file.identity.headHash !== hash) continue
-    const readTo = file.progress.readTo
-    if (best === undefined || readTo.offset > best.readTo.offset) best = { path: file.path, readTo }
+    if (best === undefined || file.progress.readTo.offset > best.progress.readTo.offset) best = file
   }
   return best
+}
+
+/**
+ * Until every hit of `progress` is answered, the run stops, or the time for a batch to close and be answered
+ * has passed (a batch held for another reason, such as all-invalid answers waiting for a proof of the token,
+ * must not stall the reader): the caller then starts at what is acknowledged, at the cost of a few duplicates.
+ */
+async function waitAnswered (run: Run, progress: SourceProgress): Promise<void> {
+  let failure: { error: unknown } | undefined
+  run.sink.stopped?.catch((error: unknown) => { failure = { error } })
+  const until = performance.now() + Math.min(30_000, run.config.flushIntervalMs + run.config.requestTimeoutMs)
+  while (progress.outstanding > 0 && run.signal?.aborted !== true && performance.now() < until) {
+    if (failure !== undefined) throw failure.error
+    await delay(10)
+  }
 }
 
 /**

@@ -66,12 +66,27 @@ describe('read with checkpoints', () => {
     writeFileSync(join(dir, 'copy.log'), content)
     writeFileSync(join(dir, 'access.log.1.gz'), gzipSync(content))
     // Late acknowledgements: nothing of the first file is on disk when the others are opened.
-    const sink = await run(dir, ['access.log.1', 'access.log.1.gz', 'copy.log'], { mode: 'lanes', batchSize: 50, concurrency: 1 })
+    const sink = await run(dir, ['access.log.1', 'access.log.1.gz', 'copy.log'], { mode: 'lanes', batchSize: 10, concurrency: 1, delayMs: 20 })
     assert.deepEqual(sink.pushed, ids(0, 40), 'each line once')
     // A longer copy: only what the first reading did not cover.
     writeFileSync(join(dir, 'longer.log'), accessLines(0, 45))
     assert.deepEqual((await run(dir, ['access.log.1', 'longer.log'], {}, { 'ignore-checkpoints': true })).pushed, ids(0, 45))
     assert.deepEqual((await run(dir, ['copy.log', 'access.log.1.gz', 'longer.log'])).pushed, [], 'all of it checkpointed under every name')
+  })
+
+  test('a same-content file starts at what the first one has acknowledged: lines it failed are not checkpointed under the copy', async (t) => {
+    const dir = tmpDir(t)
+    const content = accessLines(0, 40)
+    writeFileSync(join(dir, 'access.log.1'), content)
+    writeFileSync(join(dir, 'access.log.1.gz'), gzipSync(content))
+    // Matomo never acknowledges hits 30-39 (as after retries given up, or a crash), read with late acks.
+    const flags = { 'request-timeout-ms': 1000, 'flush-interval-ms': 100 }
+    const first = createTestSink({ mode: 'lanes', batchSize: 10, concurrency: 1, failing: (id) => Number(id) >= 30 })
+    await assert.rejects(run(dir, ['access.log.1', 'access.log.1.gz'], {}, flags, { sink: first }), { code: 'MF_ERR_SINK_GAVE_UP' })
+    assert.deepEqual(first.acked, ids(0, 30))
+    // logrotate is done compressing: access.log.1 is gone, only the .gz is left. The lines it failed are still owed.
+    rmSync(join(dir, 'access.log.1'))
+    assert.deepEqual((await run(dir, ['access.log.1.gz'], {}, flags)).acked, ids(30, 40))
   })
 
   test('a damaged gzip file is reported and the inputs after it are still read; the run ends with its error', async (t) => {
