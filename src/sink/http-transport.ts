@@ -91,15 +91,19 @@ function nodeTransport (connections: number, idleSocketMs: number, tls: TlsOptio
   return {
     async post (url, headers, body, signal) {
       // A kept-alive socket the server closed while it was idle fails the next request at once (Node's documented
-      // race); the server had let the connection go, not taken the request. It goes again on a fresh connection at
-      // once, not as a retry with backoff that also halves the number in flight. Bounded: every free socket may be
-      // stale, and there are at most `connections` of them.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await once(url, headers, body, signal)
-        } catch (err) {
-          if (!(err instanceof StaleSocketError) || attempt > connections || signal.aborted) throw err instanceof StaleSocketError ? err.cause : err
-        }
+      // race): it goes again at once, not as a retry with backoff that also halves the number in flight. Once only:
+      // the same error also comes from a server that took the request and then reset the connection, and such a
+      // server must not get the batch again and again without a pause (later failures take the normal retry path).
+      try {
+        return await once(url, headers, body, signal)
+      } catch (err) {
+        if (!(err instanceof StaleSocketError)) throw err
+        if (signal.aborted) throw err.cause
+      }
+      try {
+        return await once(url, headers, body, signal)
+      } catch (err) {
+        throw err instanceof StaleSocketError ? err.cause : err
       }
     },
     async close () {

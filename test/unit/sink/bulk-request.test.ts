@@ -263,6 +263,28 @@ describe('createBulkClient', () => {
     for (let i = 0; i < 3; i++) assert.equal((await client.sendBulk('{"requests":[]}')).status, 200, `request ${i + 1}`)
   })
 
+  test('a server that takes the request and then resets gets it twice at most per attempt, not once per pooled socket', async (t) => {
+    let resetting = false
+    let arrivals = 0
+    const server = createServer((req, res) => {
+      req.resume()
+      req.on('end', () => {
+        arrivals++
+        if (resetting) res.socket?.resetAndDestroy()
+        else res.end('{"status":"success","tracked":0,"invalid":0}')
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.after(() => { server.closeAllConnections(); server.close() })
+    const client = createBulkClient({ matomoUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/matomo.php`, timeoutMs: 2000, connections: 4 })
+    t.after(async () => { await client.close() })
+    await Promise.all([1, 2, 3, 4].map(async () => await client.sendBulk('{"requests":[]}'))) // four kept-alive sockets
+    resetting = true
+    arrivals = 0
+    await assert.rejects(client.sendBulk('{"requests":[]}'), (err: unknown) => err instanceof RequestFailure && err.kind === 'network')
+    assert.equal(arrivals, 2)
+  })
+
   test('goes through HTTP_PROXY when set, and not for hosts in NO_PROXY', async (t) => {
     const matomo = await startFakeMatomo()
     t.after(async () => { await matomo.close() })
