@@ -1,7 +1,6 @@
 // HTTP to Matomo: POSTs one bulk tracking body (or one Reporting API call) over a keep-alive connection pool.
 import { readFileSync } from 'node:fs'
-import { pipeline, Readable } from 'node:stream'
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
+import { brotliDecompressSync, constants as zlibConstants, gunzipSync, inflateSync } from 'node:zlib'
 import { USER_AGENT } from '../version.js'
 import { createTransport, type Transport } from './http-transport.js'
 
@@ -159,7 +158,8 @@ export function createBulkClient (options: BulkClientOptions): BulkClient {
     try {
       transport ??= await pending
       const response = await transport.post(url, { ...baseHeaders, 'content-type': contentType }, body, combined, options.timeoutMs)
-      const { text, stoppedEarly } = await readText(decoded(response.body, headerValue(response.headers['content-encoding'])))
+      const { bytes, stoppedEarly } = await readBody(response.body)
+      const text = decodedText(bytes, headerValue(response.headers['content-encoding']))
       // A body cut off by our timeout or by the peer ends like a whole one (without Content-Length, only the
       // close says where it ends): half an answer is no answer, and must be retried, not judged. (An endless
       // answer we stopped reading ourselves is a page, judged by its first MiB.)
@@ -201,21 +201,33 @@ export function createBulkClient (options: BulkClientOptions): BulkClient {
   }
 }
 
-/**
- * The body as sent before its Content-Encoding. We ask for none (no Accept-Encoding), but a proxy may compress
- * anyway; an answer still compressed would be judged "not JSON" and stop the run. Unknown encodings pass as is.
- */
-function decoded (body: AsyncIterable<Buffer> & { destroy: () => unknown }, encoding: string | undefined): AsyncIterable<Buffer> & { destroy: () => unknown } {
-  const name = encoding?.trim().toLowerCase()
-  const decoder = name === 'gzip' || name === 'x-gzip' ? createGunzip() : name === 'deflate' ? createInflate() : name === 'br' ? createBrotliDecompress() : undefined
-  if (decoder === undefined) return body
-  // A decoding error ends the reader's iteration with it; destroying the decoder (1 MiB read) destroys the body.
-  pipeline(Readable.from(body), decoder, () => undefined)
-  return decoder
+/** Decoders for the encodings a proxy may apply although we ask for none (no Accept-Encoding). */
+const DECODERS: Readonly<Record<string, (bytes: Buffer) => Buffer>> = {
+  gzip: (b) => gunzipSync(b, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: MAX_BODY_CHARS }),
+  'x-gzip': (b) => gunzipSync(b, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: MAX_BODY_CHARS }),
+  deflate: (b) => inflateSync(b, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: MAX_BODY_CHARS }),
+  br: (b) => brotliDecompressSync(b, { maxOutputLength: MAX_BODY_CHARS })
 }
 
-/** The body's text, at most MAX_BODY_CHARS; `stoppedEarly` when it was longer and we stopped reading it. */
-async function readText (body: AsyncIterable<Buffer> & { destroy: () => unknown }): Promise<{ text: string, stoppedEarly: boolean }> {
+/**
+ * The answer's text before its Content-Encoding: an answer a proxy compressed anyway would be judged "not JSON"
+ * and stop the run after Matomo stored the batch. A body that does not decode (labelled but not encoded, empty,
+ * an unknown encoding) is judged as it came: an answer is there, and it is never a reason to send the batch again.
+ */
+function decodedText (bytes: Buffer, encoding: string | undefined): string {
+  const decode = encoding === undefined || bytes.length === 0 ? undefined : DECODERS[encoding.trim().toLowerCase()]
+  if (decode !== undefined) {
+    try {
+      return decode(bytes).toString('utf8')
+    } catch {
+      // Not what its label says: judged as it came.
+    }
+  }
+  return bytes.toString('utf8')
+}
+
+/** The body, at most MAX_BODY_CHARS bytes; `stoppedEarly` when it was longer and we stopped reading it. */
+async function readBody (body: AsyncIterable<Buffer> & { destroy: () => unknown }): Promise<{ bytes: Buffer, stoppedEarly: boolean }> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of body) {
@@ -223,10 +235,10 @@ async function readText (body: AsyncIterable<Buffer> & { destroy: () => unknown 
     size += chunk.length
     if (size >= MAX_BODY_CHARS) {
       body.destroy()
-      return { text: Buffer.concat(chunks).toString('utf8').slice(0, MAX_BODY_CHARS), stoppedEarly: true }
+      return { bytes: Buffer.concat(chunks).subarray(0, MAX_BODY_CHARS), stoppedEarly: true }
     }
   }
-  return { text: Buffer.concat(chunks).toString('utf8'), stoppedEarly: false }
+  return { bytes: Buffer.concat(chunks), stoppedEarly: false }
 }
 
 function headerValue (value: string | string[] | undefined): string | undefined {

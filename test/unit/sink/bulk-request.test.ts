@@ -243,6 +243,12 @@ describe('createBulkClient', () => {
     const client = createBulkClient({ matomoUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/matomo.php`, timeoutMs: 2000 })
     t.after(async () => { await client.close() })
     for (encoding of Object.keys(encoders)) assert.equal((await client.sendBulk('{"requests":[]}')).body, answer, encoding)
+    // Labelled but not encoded, or empty: judged as it came (an answer is there; never a reason to resend).
+    encoders.gzip = (b) => Buffer.from(b)
+    encoding = 'gzip'
+    assert.equal((await client.sendBulk('{"requests":[]}')).body, answer)
+    encoders.gzip = () => Buffer.alloc(0)
+    assert.equal((await client.sendBulk('{"requests":[]}')).body, '')
   })
 
   test('a keep-alive socket the server dropped is replaced at once: the request goes on a fresh connection, not as a failure', async (t) => {
