@@ -6,6 +6,7 @@ import { resolveConfig } from '../config/resolve.js'
 import type { CommandName, Config } from '../config/types.js'
 import { EXIT, errors, isForwardError } from '../errors.js'
 import { checkWritable } from '../output/writable-path.js'
+import type { Summary } from '../summary.js'
 import { VERSION } from '../version.js'
 
 export interface CliIo {
@@ -75,21 +76,24 @@ export async function main (args: readonly string[], io: CliIo): Promise<number>
     const result = await runCommand(config, { logger, stdin: io.stdin, stdout: io.stdout, signal: io.signal, cwd: io.cwd })
     governor?.stop()
     if (result.error !== undefined) reportError(result.error, io)
-    if (result.summary !== undefined) {
-      io.stderr.write(result.summary.format({ dryRun: config.dryRun }))
-      // With the outcome, so that a cron job or a monitor reads one file: how the run ended and why.
-      const outcome = { exit_code: result.exitCode, error: result.error === undefined ? null : { code: result.error.code, message: result.error.message } }
-      if (config.summaryJson !== undefined) writeSummaryJson(config.summaryJson, { ...result.summary.toJSON(), ...outcome })
-    }
+    if (result.summary !== undefined) io.stderr.write(result.summary.format({ dryRun: config.dryRun }))
+    if (config.summaryJson !== undefined) await writeSummaryJson(config.summaryJson, result.summary, result.exitCode, result.error)
     return result.exitCode
   } catch (err) {
-    return reportError(err, io)
+    const code = reportError(err, io)
+    // Stopped before it had a summary (preflight, lock, state directory): the file says so all the same, or a
+    // monitor would go on reading the previous run's success.
+    if (config.summaryJson !== undefined) await writeSummaryJson(config.summaryJson, undefined, code, err).catch((e: unknown) => { reportError(e, io) })
+    return code
   }
 }
 
-function writeSummaryJson (path: string, summary: unknown): void {
+/** The summary with how the run ended and why (exit_code, error), so that a monitor reads one file. */
+async function writeSummaryJson (path: string, summary: Summary | undefined, exitCode: number, error: unknown): Promise<void> {
+  const counts = (summary ?? new (await import('../summary.js')).Summary()).toJSON()
+  const outcome = { exit_code: exitCode, error: error === undefined ? null : isForwardError(error) ? { code: error.code, message: error.message } : { code: 'unexpected', message: String(error) } }
   try {
-    writeFileSync(path, JSON.stringify(summary, null, 2) + '\n')
+    writeFileSync(path, JSON.stringify({ ...counts, ...outcome }, null, 2) + '\n')
   } catch (err) {
     throw errors.MF_ERR_OUTPUT_WRITE(path, (err as Error).message, { cause: err })
   }

@@ -87,11 +87,15 @@ describe('matomo-forward read (spawned)', () => {
     assert.match(summary.error?.message ?? '', /QueuedTracking/)
   })
 
-  test('exits 1 before sending anything when the preflight fails', async (t) => {
+  test('exits 1 before sending anything when the preflight fails; --summary-json says so (a previous success does not stand)', async (t) => {
     const { matomo, file, base } = await fixture(t)
-    const r = await cli(['read', ...base.map((a) => a === '1' ? '999' : a), file], TOKEN_ENV)
+    const summaryPath = join(dirname(file), 'summary.json')
+    writeFileSync(summaryPath, JSON.stringify({ exit_code: 0, error: null, hits_sent_total: 5 }))
+    const r = await cli(['read', ...base.map((a) => a === '1' ? '999' : a), '--summary-json', summaryPath, file], TOKEN_ENV)
     assert.equal(r.code, 1, r.stderr)
     assert.match(r.stderr, /MF_ERR_SINK_PREFLIGHT: .*--idsite/s)
+    const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as { exit_code: number, error: { code: string } | null, hits_sent_total: number }
+    assert.deepEqual([summary.exit_code, summary.error?.code, summary.hits_sent_total], [1, 'MF_ERR_SINK_PREFLIGHT', 0])
     assert.equal(matomo.hits.length, 0)
     assert.ok(matomo.requests.every((req) => req.path !== '/matomo.php' || (JSON.parse(req.body) as { requests: unknown[] }).requests.length === 0))
   })
