@@ -154,7 +154,7 @@ function argvSecretWarnings (flags: Readonly<Record<string, unknown>>): string[]
     warnings.push('--access-token puts the token in the process list, visible to every user of this machine; use --access-token-file or MATOMO_FORWARD_ACCESS_TOKEN.')
   }
   const url = flags['matomo-url']
-  if (typeof url === 'string' && /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*:[^/?#]*@/i.test(url)) {
+  if (typeof url === 'string' && /^(?:[a-z][a-z0-9+.-]*:\/\/)?[^/?#@]*:[^/?#]*@/i.test(url)) {
     warnings.push('--matomo-url holds a password (user:password@), which puts it in the process list, visible to every user of this machine; give the URL in MATOMO_FORWARD_MATOMO_URL or the config file (matomoUrl).')
   }
   return warnings

@@ -102,10 +102,12 @@ export async function parseCommandLine (args: readonly string[]): Promise<Parsed
   if (usage?.cacheHelpMessage !== undefined) usage.cacheHelpMessage = () => undefined
   return await new Promise<ParsedCommandLine>((resolve) => {
     void parser.parse(escaped, {}, (error: Error | undefined, argv: Record<string, unknown>, output: string) => {
-      // Names after "--" (a file called -dash.log) land in argv._ after the command, not in the files.
-      const [command, ...afterDashes] = Array.isArray(argv._) ? argv._ : []
-      if (afterDashes.length > 0 && (command === 'read' || command === 'tail')) {
-        argv.files = [...(Array.isArray(argv.files) ? argv.files : []), ...afterDashes.map(String)]
+      // Names after "--" (a file called -dash.log) land in argv._ after the command, not in the files, and as
+      // numbers when they look like one (1.10 became 1.1): taken as given instead.
+      const command = Array.isArray(argv._) ? argv._[0] : undefined
+      const dashes = escaped.indexOf('--')
+      if (dashes !== -1 && (command === 'read' || command === 'tail')) {
+        argv.files = [...(Array.isArray(argv.files) ? argv.files : []), ...escaped.slice(dashes + 1)]
         argv._ = [command]
       }
       if (Array.isArray(argv.files)) argv.files = argv.files.map((f: unknown) => (f === STDIN_ARG ? '-' : f))

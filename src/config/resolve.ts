@@ -115,7 +115,8 @@ function loadConfigFile (path: string, problems: string[]): LoadedFile | undefin
   let parsed: unknown
   try {
     // YAML 1.2 is a superset of JSON; a .json file is parsed strictly as JSON for clearer errors.
-    parsed = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : loadYaml().parse(text)
+    // logLevel 'error': yaml's warnings (an unknown tag) go to process warnings quoting the line, maybe the token's.
+    parsed = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : loadYaml().parse(text, { logLevel: 'error' })
   } catch (err) {
     problems.push(`Config file ${path} is not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${parseErrorWithoutText(err, text)}.`)
     return undefined
@@ -287,15 +288,21 @@ export function parseErrorWithoutText (err: unknown, text: string): string {
 export function redactUrl (value: string): string {
   try {
     const url = new URL(value)
-    if (url.password !== '') url.password = '***'
-    return url.toString()
+    if (url.protocol === 'http:' || url.protocol === 'https:') {
+      if (url.password !== '') url.password = '***'
+      return url.toString()
+    }
   } catch {
-    // Not a URL, so no parser says where the userinfo ends: hide everything from "//" to the last "@" (a password
-    // may hold "@", "/" or ":", and the user name may be empty).
-    const slashes = value.indexOf('//')
-    const at = value.lastIndexOf('@')
-    return slashes !== -1 && at > slashes ? `${value.slice(0, slashes + 2)}***${value.slice(at)}` : value
+    // Not a URL: handled below.
   }
+  // Not an http(s) URL ("user:pw@host" without a scheme even parses, as scheme "user:"), so no parser says where
+  // the userinfo ends: hide everything from "//" (or the start) to the last "@" (a password may hold "@", "/" or
+  // ":", and the user name may be empty).
+  const at = value.lastIndexOf('@')
+  if (at === -1) return value
+  const slashes = value.indexOf('//')
+  const from = slashes !== -1 && slashes < at ? slashes + 2 : 0
+  return `${value.slice(0, from)}***${value.slice(at)}`
 }
 
 export function isValidTimezone (value: string): boolean {

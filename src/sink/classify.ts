@@ -31,10 +31,17 @@ export interface ClassifyContext {
  * containing another is cut whole.
  */
 export function secretForms (token: string | undefined, credentials: readonly string[] = []): string[] {
-  const forms = new Set<string>(credentials)
+  const forms = new Set<string>()
+  const add = (secret: string): void => {
+    forms.add(secret)
+    // As a JSON string shows it, and as PHP's json_encode does (which also writes / as \/).
+    const json = JSON.stringify(secret).slice(1, -1)
+    forms.add(json)
+    forms.add(json.replaceAll('/', '\\/'))
+  }
+  for (const credential of credentials) add(credential)
   if (token !== undefined && token !== '') {
-    forms.add(token)
-    forms.add(JSON.stringify(token).slice(1, -1))
+    add(token)
     forms.add(encodeURIComponent(token))
     forms.add(new URLSearchParams({ t: token }).toString().slice(2))
   }
@@ -42,9 +49,9 @@ export function secretForms (token: string | undefined, credentials: readonly st
   return [...forms].sort((a, b) => b.length - a.length)
 }
 
-/** `text` with every secret form replaced by <redacted>. */
-export function redactSecrets (text: string, secrets: readonly string[]): string {
-  for (const secret of secrets) if (text.includes(secret)) text = text.split(secret).join('<redacted>')
+/** `text` with every secret form replaced by `marker`. */
+export function redactSecrets (text: string, secrets: readonly string[], marker = '<redacted>'): string {
+  for (const secret of secrets) if (text.includes(secret)) text = text.split(secret).join(marker)
   return text
 }
 
@@ -208,9 +215,11 @@ function isCount (value: unknown): value is number {
 
 /** A short, single-line, token-free excerpt of a body for messages. */
 export function snippet (answer: HttpAnswer, context: ClassifyContext): string {
-  let text = answer.body.startsWith('GIF8') ? answer.body.slice(answer.body.indexOf('<') === -1 ? 0 : answer.body.indexOf('<')) : answer.body
-  text = text.replace(/<[^>]*>/g, ' ').replace(/[^\x20-\x7e\u00a0-\uffff]+/g, ' ').replace(/\s+/g, ' ').trim()
-  text = redactSecrets(text, context.secrets)
+  // Secrets out first: stripping tags and control characters could split one (a password holding "<"). A
+  // private-use character holds their place through the clean-up, which would strip a "<redacted>".
+  const body = redactSecrets(answer.body, context.secrets, '\ue000')
+  let text = body.startsWith('GIF8') ? body.slice(body.indexOf('<') === -1 ? 0 : body.indexOf('<')) : body
+  text = text.replace(/<[^>]*>/g, ' ').replace(/[^\x20-\x7e\u00a0-\uffff]+/g, ' ').replace(/\s+/g, ' ').trim().replaceAll('\ue000', '<redacted>')
   if (text === '') return ''
   return `: "${text.length > 200 ? text.slice(0, 200) + '…' : text}"`
 }

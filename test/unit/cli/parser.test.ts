@@ -29,6 +29,7 @@ describe('createParser', () => {
   test('names after -- are files too, even ones that look like flags or -', async () => {
     assert.deepEqual(flagsOf(await parse(['read', '--dry-run', 'a.log', '--', '-dash.log', '--x', '-'])).files, ['a.log', '-dash.log', '--x', '-'])
     assert.deepEqual(flagsOf(await parse(['tail', '--', '-b.log'])).files, ['-b.log'])
+    assert.deepEqual(flagsOf(await parse(['read', '--', '1.10', '0x10', '1e3'])).files, ['1.10', '0x10', '1e3'], 'as given, not as numbers')
   })
 
   test('booleans that are not given stay unset, so env and config can supply them', async () => {

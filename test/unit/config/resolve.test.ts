@@ -283,7 +283,7 @@ describe('normaliseMatomoUrl and redactUrl', () => {
     assert.equal(redactUrl('https://u:pw@m.example.org/matomo.php'), 'https://u:***@m.example.org/matomo.php')
     assert.ok(!redactUrl('ftp://u:pw@x y').includes('pw'))
     // URLs that do not parse: the password may hold @ or /, the user name may be empty.
-    for (const url of ['http://user:p@ss_SECRET@127.0.0.1:99999/matomo.php', 'http://user:pw/SECRET@127.0.0.1:99999/m.php', 'http://:pw_SECRET@127.0.0.1:99999/m.php']) {
+    for (const url of ['http://user:p@ss_SECRET@127.0.0.1:99999/matomo.php', 'http://user:pw/SECRET@127.0.0.1:99999/m.php', 'http://:pw_SECRET@127.0.0.1:99999/m.php', 'user:SECRET@127.0.0.1/matomo.php']) {
       const shown = redactUrl(url)
       assert.ok(!shown.includes('SECRET') && shown.includes('127.0.0.1'), shown)
     }
