@@ -241,6 +241,13 @@ describe('resolveConfig', () => {
     }
   })
 
+  test('an exclude pattern that cannot be compiled is a problem naming it; Python\'s verbose (?x) is refused with a reason', () => {
+    const problems = problemsOf(() => resolveConfig(input({ flags: { 'exclude-pattern': ['/a(b', '(?x) /a # comment'] } })))
+    assert.ok(problems.some((p) => p.includes('"/a(b" is not a valid regular expression')), problems.join(' | '))
+    assert.ok(problems.some((p) => p.includes('(?x) /a # comment') && p.includes('verbose patterns')), problems.join(' | '))
+    assert.deepEqual(resolveConfig(input({ flags: { idsite: '3', 'matomo-url': 'https://m.example.org/', 'exclude-pattern': ['(?i)/api'] } })).excludePattern, ['(?i)/api'])
+  })
+
   test('routeDetails must map paths to objects; --format fields needs a fields map', (t) => {
     const dir = tmpDir(t)
     writeFileSync(join(dir, 'c.yaml'), 'routeDetails:\n  /x: Name\n')

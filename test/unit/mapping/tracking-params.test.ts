@@ -172,6 +172,8 @@ describe('createMapper: exclusions (paths, then methods, then patterns)', () => 
     { name: 'Python \\A is the start of the path', options: { excludePattern: ['\\A/api'] }, expect: 'excluded_pattern' },
     { name: 'Python {,n} is {0,n}', options: { excludePattern: ['/api/us{,2}ers$'] }, expect: 'excluded_pattern' },
     { name: 'an escaped backslash before Z stays a backslash and a Z', options: { excludePattern: ['/api\\\\Z'] }, expect: 'tracked' },
+    { name: 'Python inline flags at the start, (?i), become the regex\'s flags', options: { excludePattern: ['(?i)/API/USERS'] }, expect: 'excluded_pattern' },
+    { name: 'Python (?s) lets . match a newline', options: { excludePattern: ['(?s)/api.users'] }, entry: { path: '/api\nusers' }, expect: 'excluded_pattern' },
     { name: 'Python backreference (?P=name) is accepted', options: { excludePattern: ['/(?P<x>api)/users/?(?P=x)?'] }, expect: 'excluded_pattern' },
     { name: 'a pattern matches every time, not every other time (sticky regex reset)', options: { excludePattern: ['/a'] }, entry: { path: '/a' }, expect: 'excluded_pattern' },
     { name: 'ignored methods are case-insensitive', options: { ignoredMethod: ['options'] }, entry: { method: 'OPTIONS' }, expect: 'excluded_method' },
