@@ -585,17 +585,23 @@ function slice (batch: Batch, from: number, to: number): Batch {
   return { hits: batch.hits.slice(from, to), visitors: batch.visitors.slice(from, to), items, itemBytes: countItemBytes(items), taken: batch.taken, gen: batch.gen }
 }
 
-/** "access.log lines 120-319" (per source, for a batch that spans files). */
+/**
+ * "access.log lines 120-319", or "access.log: 200 lines from 1 to 1593" when the batch's lines are not all the
+ * lines of that range (lanes interleave visitors), per source for a batch that spans files.
+ */
 export function describeRange (hits: readonly Hit[]): string {
-  const ranges = new Map<string, { first: number, last: number }>()
+  const ranges = new Map<string, { first: number, last: number, count: number }>()
   for (const hit of hits) {
     const name = hit.progress.name === '-' ? 'standard input' : hit.progress.name
     const r = ranges.get(name)
-    if (r === undefined) ranges.set(name, { first: hit.lineNo, last: hit.lineNo })
+    if (r === undefined) ranges.set(name, { first: hit.lineNo, last: hit.lineNo, count: 1 })
     else {
+      r.count++
       if (hit.lineNo < r.first) r.first = hit.lineNo
       if (hit.lineNo > r.last) r.last = hit.lineNo
     }
   }
-  return [...ranges].map(([name, r]) => r.first === r.last ? `${name} line ${r.first}` : `${name} lines ${r.first}-${r.last}`).join(', ')
+  return [...ranges].map(([name, r]) => r.first === r.last
+    ? `${name} line ${r.first}`
+    : r.count === r.last - r.first + 1 ? `${name} lines ${r.first}-${r.last}` : `${name}: ${r.count} lines from ${r.first} to ${r.last}`).join(', ')
 }

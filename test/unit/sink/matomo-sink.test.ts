@@ -399,6 +399,8 @@ describe('describeRange', () => {
     const a = new SourceProgress('a.log')
     const b = new SourceProgress('-')
     const hit = (progress: SourceProgress, lineNo: number): Hit => ({ params: {}, progress, ticket: progress.hold(0, 1), lineNo })
-    assert.equal(describeRange([hit(a, 3), hit(a, 9), hit(b, 1)]), 'a.log lines 3-9, standard input line 1')
+    assert.equal(describeRange([hit(a, 3), hit(a, 4), hit(a, 5), hit(b, 1)]), 'a.log lines 3-5, standard input line 1')
+    // Lanes interleave visitors: a batch's lines are not every line of their range.
+    assert.equal(describeRange([hit(a, 3), hit(a, 9), hit(a, 1593)]), 'a.log: 3 lines from 3 to 1593')
   })
 })
