@@ -457,13 +457,14 @@ function sameContentRead (tracked: readonly TrackedFile[], head: Buffer): Tracke
 }
 
 /**
- * Until every hit of `progress` is answered, the run stops, or the time for a batch to close and be answered
- * has passed (a batch held for another reason, such as all-invalid answers waiting for a proof of the token,
- * must not stall the reader): the caller then starts at what is acknowledged, at the cost of a few duplicates.
+ * Sends what the sink holds, then waits until every hit of `progress` is answered, the run stops, or a batch's
+ * time has passed (retries going on, or all-invalid answers held for a proof of the token, must not stall the
+ * reader): the caller then starts at what is acknowledged, at the cost of duplicates of what was in flight.
  */
 async function waitAnswered (run: Run, progress: SourceProgress): Promise<void> {
   let failure: { error: unknown } | undefined
   run.sink.stopped?.catch((error: unknown) => { failure = { error } })
+  run.sink.flush?.() // its last batch goes now, not at its age flush
   const until = performance.now() + Math.min(30_000, run.config.flushIntervalMs + run.config.requestTimeoutMs)
   while (progress.outstanding > 0 && run.signal?.aborted !== true && performance.now() < until) {
     if (failure !== undefined) throw failure.error

@@ -113,6 +113,7 @@ function budgetGate (inner: HitSink, limit: number): DurableGate {
     },
     drained: async () => { await inner.drained() },
     end: async () => { await inner.end() },
+    flush: () => { inner.flush?.() },
     stopped: inner.stopped,
     get unanswered (): number | undefined {
       return inner.unanswered
@@ -175,6 +176,8 @@ function pushCountingGate (inner: HitSink, limit: number): DurableGate {
     async end (): Promise<void> {
       await inner.end()
     },
+    flush: () => { inner.flush?.() },
+    stopped: inner.stopped,
     durable (progress: SourceProgress, offset: number): void {
       const queue = ends.get(progress)
       if (queue === undefined) return

@@ -549,6 +549,13 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
       await new Promise<void>((resolve, reject) => { drainWaiters.push({ resolve, reject }) })
     },
     stopped: failed,
+    flush (): void {
+      // A caller waits for every hit pushed so far to be answered (a copy of a file read earlier in the run):
+      // the open batches go now, not at their age flush.
+      if (failure !== undefined) return
+      if (budget === undefined) for (const lane of lanes) close(lane)
+      else close(lanes[0] as Lane) // closes every lane's batch: one generation
+    },
     get unanswered () {
       return buffered
     },

@@ -57,6 +57,19 @@ async function run (t: TestContext, lines: string | number, flags: Record<string
 }
 
 describe('delivery (integration)', () => {
+  test('a copy read in the same run (access.log.1 beside its .gz) waits only for the first file\'s answers, not for its age flush: each hit once', { timeout: 20_000 }, async (t) => {
+    const dir = tmpDir(t)
+    await writeLines(join(dir, 'access.log.1'), 50, 7)
+    writeFileSync(join(dir, 'copy.log'), readFileSync(join(dir, 'access.log.1')))
+    const matomo = await startFakeMatomo()
+    t.after(async () => { await matomo.close() })
+    // Batches of 200 never fill and the age flush is a minute away: only the wait's own flush sends the last batch
+    // (without it the copy waited out its cap, then started at 0 and sent everything again).
+    const config = resolveConfig({ command: 'read', files: [join(dir, 'access.log.1'), join(dir, 'copy.log')], flags: { 'matomo-url': matomo.url, idsite: 1, 'access-token': SUPER_TOKEN, 'state-dir': join(dir, 'state'), 'flush-interval-ms': 60_000, preflight: false }, env: {} })
+    await forward({ config, logger: createLogger('silent') })
+    assert.equal(matomo.hits.length, 50)
+  })
+
   test('100k lines, one request in three failing with 500: every hit delivered exactly once, in order per visitor', async (t) => {
     const dir = tmpDir(t)
     const file = join(dir, 'big.log')
