@@ -77,14 +77,26 @@ export async function main (args: readonly string[], io: CliIo): Promise<number>
     governor?.stop()
     if (result.error !== undefined) reportError(result.error, io)
     if (result.summary !== undefined) io.stderr.write(result.summary.format({ dryRun: config.dryRun }))
-    if (config.summaryJson !== undefined) await writeSummaryJson(config.summaryJson, result.summary, result.exitCode, result.error)
-    return result.exitCode
+    return await outcomeWritten(config, io, result.summary, result.exitCode, result.error)
   } catch (err) {
-    const code = reportError(err, io)
     // Stopped before it had a summary (preflight, lock, state directory): the file says so all the same, or a
     // monitor would go on reading the previous run's success.
-    if (config.summaryJson !== undefined) await writeSummaryJson(config.summaryJson, undefined, code, err).catch((e: unknown) => { reportError(e, io) })
-    return code
+    return await outcomeWritten(config, io, undefined, reportError(err, io), err)
+  }
+}
+
+/**
+ * Writes --summary-json for read and tail (check has no summary: a shared config must not blank a read's), and
+ * returns the exit code: the run's own, or the write's failure when the file could not be written.
+ */
+async function outcomeWritten (config: Config, io: CliIo, summary: Summary | undefined, exitCode: number, error: unknown): Promise<number> {
+  if (config.summaryJson === undefined || config.command === 'check') return exitCode
+  try {
+    await writeSummaryJson(config.summaryJson, summary, exitCode, error)
+    return exitCode
+  } catch (err) {
+    const code = reportError(err, io)
+    return exitCode === EXIT.ok ? code : exitCode
   }
 }
 

@@ -110,10 +110,13 @@ describe('matomo-forward read (spawned)', () => {
 })
 
 describe('matomo-forward check (spawned)', () => {
-  test('prints each check and exits 0 when all pass', async (t) => {
-    const { matomo, base } = await fixture(t)
-    const r = await cli(['check', ...base], TOKEN_ENV)
+  test('prints each check and exits 0 when all pass; leaves a --summary-json (shared with read in a config) alone', async (t) => {
+    const { matomo, base, file } = await fixture(t)
+    const summaryPath = join(dirname(file), 'summary.json')
+    writeFileSync(summaryPath, '{"exit_code":3,"hits_sent_total":1234}')
+    const r = await cli(['check', ...base, '--summary-json', summaryPath], TOKEN_ENV)
     assert.equal(r.code, 0, r.stderr)
+    assert.equal(readFileSync(summaryPath, 'utf8'), '{"exit_code":3,"hits_sent_total":1234}')
     assert.match(r.stdout, /^ok +endpoint: /m)
     assert.match(r.stdout, /^ok +token: .*super user/m)
     assert.match(r.stdout, /^ok +site: /m)
