@@ -9,6 +9,7 @@ import { validateFieldMap } from '../formats/fields.js'
 import { isUrlHost } from '../formats/values.js'
 import { checkProxyEntry } from '../mapping/client-ip.js'
 import type { CommandName, Config, FieldMap, RouteDetails } from './types.js'
+import { decodePath } from '../mapping/decode-path.js'
 import { coerceOption, compileStartAnchored, type RawValue } from './validate.js'
 
 export interface ResolveInput {
@@ -152,6 +153,12 @@ function canMatchPath (path: string): boolean {
   return path.startsWith('/') && !path.includes('?') && !path.includes('#')
 }
 
+/** Why a path written with %-escapes cannot match as written: request paths are compared decoded. */
+function encodedPathProblem (path: string): string | undefined {
+  const decoded = decodePath(path)
+  return decoded === path ? undefined : `"${path}" has %-escapes, but request paths are matched decoded (as asgi-matomo's ASGI path): write "${decoded}".`
+}
+
 function crossCheck (input: ResolveInput, values: Record<string, unknown>, invalid: ReadonlySet<string>, extras: Record<string, unknown>, problems: string[], cwd: string, originOf: (name: string) => string): void {
   const dryRun = values.dryRun === true
 
@@ -174,6 +181,7 @@ function crossCheck (input: ResolveInput, values: Record<string, unknown>, inval
 
   for (const path of (values.excludePath as string[] | undefined) ?? []) {
     if (!canMatchPath(path)) problems.push(`${originOf('exclude-path')}: "${path}" can never match: exclude paths are exact paths, starting with / and without a query string (e.g. /health; use --exclude-pattern for prefixes).`)
+    else if (encodedPathProblem(path) !== undefined) problems.push(`${originOf('exclude-path')}: ${encodedPathProblem(path) as string}`)
   }
 
   const trackingDataKey = values.trackingDataKey as string | undefined
@@ -232,6 +240,7 @@ function crossCheck (input: ResolveInput, values: Record<string, unknown>, inval
     } else {
       for (const key of Object.keys(routeDetails)) {
         if (!canMatchPath(key)) problems.push(`Config key routeDetails: "${key}" can never match: keys are exact paths, starting with / and without a query string (e.g. "/health").`)
+        else if (encodedPathProblem(key) !== undefined) problems.push(`Config key routeDetails: ${encodedPathProblem(key) as string}`)
       }
     }
   }

@@ -105,7 +105,7 @@ function toList (value: unknown, splitCommas = true): string[] | undefined {
 /** Escapes (kept as they are unless \A or \Z), {,n}, and Python's named-group syntax, left to right. */
 const PYTHON_ONLY = /\\[\s\S]|\{,(\d+)\}|\(\?P<|\(\?P=\w+\)/g
 
-const INLINE_FLAGS = /^\(\?([aiLmsux]+)\)/
+const INLINE_FLAGS = /^(?:\(\?[aiLmsux]+\))+/
 
 /** Compiles an exclude pattern with Python re.match semantics (anchored at the start only). */
 export function compileStartAnchored (pattern: string): RegExp {
@@ -114,20 +114,23 @@ export function compileStartAnchored (pattern: string): RegExp {
   // Python-only syntax is translated so patterns written for asgi-matomo keep working: named groups, \A and \Z
   // (start and end of the string; in a JS regex without the u flag they would be the letters A and Z, matching
   // nothing the user meant), and {,n} (JS reads it as literal text).
-  // Python's global inline flags, only allowed at the start: (?i) and the like become the regex's own flags.
+  // Python's global inline flags, only allowed at the start (one group or several: (?i)(?s)), become the
+  // regex's own flags.
   const inline = INLINE_FLAGS.exec(pattern)
   let flags = 'y'
   if (inline !== null) {
-    const given = inline[1] as string
+    const given = inline[0]
     if (given.includes('x')) throw new SyntaxError('verbose patterns, (?x), are not supported: write the pattern without its spaces and comments')
-    // a, u and L choose ASCII, Unicode or locale classes for \w and the like: JavaScript's are ASCII.
+    if (given.includes('L')) throw new SyntaxError('(?L) applies to bytes patterns only, and Python refuses it for text patterns such as paths')
+    // a and u choose ASCII or Unicode classes for \w and the like: JavaScript's are ASCII.
     for (const flag of 'ims') if (given.includes(flag)) flags += flag
   }
   const body = inline === null ? pattern : pattern.slice(inline[0].length)
   const js = body.replace(PYTHON_ONLY, (token: string, upTo: string | undefined) => {
     if (upTo !== undefined) return `{0,${upTo}}`
-    if (token === '\\A') return '^'
-    if (token === '\\Z') return '$'
+    // The very start and end of the path, also under (?m), where ^ and $ match at line ends.
+    if (token === '\\A') return '(?<![\\s\\S])'
+    if (token === '\\Z') return '(?![\\s\\S])'
     if (token === '(?P<') return '(?<'
     if (token.startsWith('(?P=')) return `\\k<${token.slice(4, -1)}>`
     return token

@@ -20,7 +20,7 @@ export const ENTRY_FIELDS: Readonly<Record<string, string>> = Object.freeze({
   forwardedFor: 'X-Forwarded-For list',
   responseTime: 'time taken; unit s, ms, us or ns (required)',
   userId: 'user id (sent as uid)',
-  error: 'error text (sent as cra, with ca=1)',
+  error: 'error text (sent as cra, with ca=1, only with --crash-reports)',
   requestId: 'request id'
 })
 

@@ -2,6 +2,7 @@
 import { reject, type AccessEntry, type LineIssue } from '../formats/access-entry.js'
 import { createClientIpPicker } from './client-ip.js'
 import { pythonJsonDumps } from './python-json.js'
+import { decodePath } from './decode-path.js'
 import { compileRules, type MappingRules } from './rules.js'
 
 /** The params of one hit, as sent in a bulk body item. */
@@ -256,12 +257,3 @@ function defaultCvar (status: number | undefined, method: string | undefined): s
   return pythonJsonDumps(cvar)
 }
 
-const PERCENT_RUN = /(?:%[0-9A-Fa-f]{2})+/g
-
-/**
- * Python's urllib.parse.unquote, which ASGI servers apply to the path: each run of %XX escapes decoded as UTF-8,
- * invalid bytes as U+FFFD, a % without two hex digits left as it is (decodeURIComponent would throw on both).
- */
-export function decodePath (path: string): string {
-  return path.replace(PERCENT_RUN, (run) => Buffer.from(run.replaceAll('%', ''), 'hex').toString('utf8'))
-}

@@ -34,10 +34,12 @@ export function secretForms (token: string | undefined, credentials: readonly st
   const forms = new Set<string>()
   const add = (secret: string): void => {
     forms.add(secret)
-    // As a JSON string shows it, and as PHP's json_encode does (which also writes / as \/).
+    // As a JSON string shows it, and as PHP's json_encode does (/ as \/, non-ASCII as \uXXXX), and as an HTML
+    // page shows it (htmlspecialchars, a PHP error page dumping PHP_AUTH_PW).
     const json = JSON.stringify(secret).slice(1, -1)
     forms.add(json)
-    forms.add(json.replaceAll('/', '\\/'))
+    forms.add(json.replaceAll('/', '\\/').replace(/[\u0080-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0')))
+    forms.add(secret.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&#039;'))
   }
   for (const credential of credentials) add(credential)
   if (token !== undefined && token !== '') {

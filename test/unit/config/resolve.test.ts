@@ -142,6 +142,10 @@ describe('resolveConfig', () => {
     const paths = problemsOf(() => resolveConfig(input({ flags: { idsite: '1', 'dry-run': true, 'exclude-path': ['/health', 'health', '/x?y=1'] } })))
     assert.ok(paths.some((p) => p.includes('"health" can never match')) && paths.some((p) => p.includes('"/x?y=1" can never match')), paths.join('\n'))
     assert.ok(!paths.some((p) => p.includes('"/health"')))
+    // Request paths are compared percent-decoded: a path written encoded would never match; a lone % is fine.
+    const encoded = problemsOf(() => resolveConfig(input({ flags: { idsite: '1', 'dry-run': true, 'exclude-path': ['/caf%C3%A9', '/100%'] } })))
+    assert.ok(encoded.some((p) => p.includes('"/caf%C3%A9" has %-escapes') && p.includes('write "/café"')), encoded.join('\n'))
+    assert.ok(!encoded.some((p) => p.includes('"/100%"')), encoded.join('\n'))
   })
 
   test('--dry-run does not need --matomo-url', () => {

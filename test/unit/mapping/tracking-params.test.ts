@@ -3,7 +3,8 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { AccessEntry } from '../../../src/formats/access-entry.js'
 import { isLineIssue } from '../../../src/formats/access-entry.js'
-import { ABSENT_USER_AGENT, CDT_REQUIRES_TOKEN, createMapper, decodePath, type MapperOptions, type TrackingParams } from '../../../src/mapping/tracking-params.js'
+import { decodePath } from '../../../src/mapping/decode-path.js'
+import { ABSENT_USER_AGENT, CDT_REQUIRES_TOKEN, createMapper, type MapperOptions, type TrackingParams } from '../../../src/mapping/tracking-params.js'
 
 const TIME = Date.UTC(2025, 10, 25, 8, 0, 1, 999)
 
@@ -174,6 +175,8 @@ describe('createMapper: exclusions (paths, then methods, then patterns)', () => 
     { name: 'an escaped backslash before Z stays a backslash and a Z', options: { excludePattern: ['/api\\\\Z'] }, expect: 'tracked' },
     { name: 'Python inline flags at the start, (?i), become the regex\'s flags', options: { excludePattern: ['(?i)/API/USERS'] }, expect: 'excluded_pattern' },
     { name: 'Python (?s) lets . match a newline', options: { excludePattern: ['(?s)/api.users'] }, entry: { path: '/api\nusers' }, expect: 'excluded_pattern' },
+    { name: 'several flag groups at the start, (?i)(?s)', options: { excludePattern: ['(?i)(?s)/API.USERS'] }, entry: { path: '/api\nusers' }, expect: 'excluded_pattern' },
+    { name: '\\Z is the end of the path even under (?m)', options: { excludePattern: ['(?m)/api\\Z'] }, entry: { path: '/api\nfoo' }, expect: 'tracked' },
     { name: 'Python backreference (?P=name) is accepted', options: { excludePattern: ['/(?P<x>api)/users/?(?P=x)?'] }, expect: 'excluded_pattern' },
     { name: 'a pattern matches every time, not every other time (sticky regex reset)', options: { excludePattern: ['/a'] }, entry: { path: '/a' }, expect: 'excluded_pattern' },
     { name: 'ignored methods are case-insensitive', options: { ignoredMethod: ['options'] }, entry: { method: 'OPTIONS' }, expect: 'excluded_method' },

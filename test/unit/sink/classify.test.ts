@@ -79,6 +79,10 @@ describe('classifyAnswer', () => {
     const html = classifyAnswer(answer(418, `<p>pw=${'pa<ss>w0rd'}</p>`, 'text/html'), 2, { display: 'x', secrets: secretForms(undefined, ['pa<ss>w0rd']) })
     assert.ok(html.kind === 'fatal' && !html.error.message.includes('w0rd') && html.error.message.includes('<redacted>'), JSON.stringify(html))
     assert.equal(redactSecrets('{"auth":"Basic ab\\/cd=="}', secretForms(undefined, ['ab/cd=='])), '{"auth":"Basic <redacted>"}')
+    // An HTML page (htmlspecialchars) and PHP's json_encode (non-ASCII as \uXXXX) show a password so.
+    const pw = secretForms(undefined, ['Tr0ub&dor<3ä'])
+    assert.equal(redactSecrets('<td>Tr0ub&amp;dor&lt;3ä</td>', pw), '<td><redacted></td>')
+    assert.equal(redactSecrets('{"PHP_AUTH_PW":"Tr0ub&dor<3\\u00e4"}', pw), '{"PHP_AUTH_PW":"<redacted>"}')
     const whole = redactSecrets(echoed, secrets)
     assert.ok(!/SECRET|dXNlcjpwd0BTRUNSRVQ/.test(whole), whole)
     assert.equal(whole.split('<redacted>').length - 1, 7, whole)
