@@ -70,6 +70,17 @@ describe('delivery (integration)', () => {
     assert.equal(matomo.hits.length, 50)
   })
 
+  test('a copy waiting for the first file\'s answers stops with the run when Matomo refuses them (no wait to its cap)', { timeout: 20_000 }, async (t) => {
+    const dir = tmpDir(t)
+    await writeLines(join(dir, 'access.log.1'), 50, 7)
+    writeFileSync(join(dir, 'copy.log'), readFileSync(join(dir, 'access.log.1')))
+    const matomo = await startFakeMatomo({ script: () => ({ kind: 'status', status: 403 }) })
+    t.after(async () => { await matomo.close() })
+    const config = resolveConfig({ command: 'read', files: [join(dir, 'access.log.1'), join(dir, 'copy.log')], flags: { 'matomo-url': matomo.url, idsite: 1, 'access-token': SUPER_TOKEN, 'state-dir': join(dir, 'state'), preflight: false }, env: {} })
+    await assert.rejects(forward({ config, logger: createLogger('silent') }), { code: 'MF_ERR_SINK_REFUSED' })
+    assert.equal(matomo.hits.length, 0)
+  })
+
   test('100k lines, one request in three failing with 500: every hit delivered exactly once, in order per visitor', async (t) => {
     const dir = tmpDir(t)
     const file = join(dir, 'big.log')
