@@ -1,6 +1,6 @@
 // The checkpoint store of one --state-dir: per file identity, the offset below which every line is done; versioned, atomic, locked.
 import { closeSync, fsyncSync, openSync, readFileSync, readlinkSync, realpathSync, renameSync, writeFileSync } from 'node:fs'
-import { open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises'
+import { link, open, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { errors } from '../errors.js'
@@ -375,13 +375,8 @@ export class CheckpointStore {
   private async lock (): Promise<void> {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        const handle = await open(this.lockPath, 'wx', 0o644)
         const text = lockText()
-        try {
-          await handle.writeFile(text)
-        } finally {
-          await handle.close()
-        }
+        await createWithContent(this.lockPath, text)
         this.lockContent = text
         HELD_LOCKS.add(this.lockKey())
         // Touched now and then: a lock seen from another host or namespace is judged by its age. Read first: a
@@ -533,6 +528,39 @@ function procStat (pid: number): { state: string, start: string } | undefined {
   const state = fields[0]
   const start = fields[19]
   return state === undefined || start === undefined ? undefined : { state, start }
+}
+
+/**
+ * Creates `path` holding `text`, failing with EEXIST if it exists. The content is written to a file of our own
+ * first and hard-linked into place: the lock never exists empty, so a kill -9 between creating and writing it
+ * cannot leave an empty lock that refuses restarts (10 s of MF_ERR_CHECKPOINT_LOCKED "starting"). Where hard
+ * links are not supported, created then written, as before.
+ */
+async function createWithContent (path: string, text: string): Promise<void> {
+  const own = `${path}.${process.pid}.tmp`
+  try {
+    await writeFile(own, text, { mode: 0o644 })
+  } catch {
+    await createThenWrite(path, text)
+    return
+  }
+  try {
+    await link(own, path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw err
+    await createThenWrite(path, text)
+  } finally {
+    await unlink(own).catch(() => undefined)
+  }
+}
+
+async function createThenWrite (path: string, text: string): Promise<void> {
+  const handle = await open(path, 'wx', 0o644)
+  try {
+    await handle.writeFile(text)
+  } finally {
+    await handle.close()
+  }
 }
 
 async function readLockHolder (path: string): Promise<LockHolder | 'gone' | 'starting' | 'garbage'> {

@@ -1,7 +1,7 @@
 // Checkpoint store: atomic versioned writes, recovery from the temp file, torn files, the lock, skipping unchanged writes.
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, rmdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
@@ -202,6 +202,28 @@ describe('CheckpointStore', () => {
     writeFileSync(join(dir, LOCK_FILE), ours) // put back what the store wrote: close() removes only its own lock
     await store.close()
     assert.equal(existsSync(join(dir, LOCK_FILE)), false)
+  })
+
+  test('the lock file never exists empty, so a kill -9 while it is made cannot leave one that refuses restarts', async (t) => {
+    const dir = tmpDir(t)
+    const seen: string[] = []
+    let running = true
+    const watcher = (async () => {
+      while (running) {
+        try {
+          seen.push(readFileSync(join(dir, LOCK_FILE), 'utf8'))
+        } catch {
+          // not there between a close and the next open
+        }
+        await new Promise<void>((resolve) => { setImmediate(resolve) })
+      }
+    })()
+    for (let i = 0; i < 50; i++) await (await CheckpointStore.open(dir)).close()
+    running = false
+    await watcher
+    assert.ok(seen.length > 0, 'the watcher saw the lock')
+    assert.deepEqual(seen.filter((text) => text.trim() === ''), [], 'an empty lock was visible')
+    assert.deepEqual(readdirSync(dir).filter((name) => name.includes('.tmp')), [], 'no temporary file left')
   })
 
   test('takes over the stale lock of a dead process, and an old empty lock file', async (t) => {
