@@ -70,6 +70,9 @@ export async function main (args: readonly string[], io: CliIo): Promise<number>
   const { createLogger } = await import('../log.js')
   const logger = createLogger(config.logLevel, io.stderr)
   try {
+    // Until the run ends, the file says it has not (exit_code null): a run killed or stopped by a second signal
+    // leaves that, not the previous run's outcome.
+    if (config.summaryJson !== undefined && config.command !== 'check') await writeSummaryJson(config.summaryJson, undefined, null, undefined)
     const { runCommand } = await import('./run-command.js')
     // Only the process entry bounds the heap: an embedding application owns its own GC policy.
     const governor = io.boundHeap === true ? (await import('./heap-governor.js')).startHeapGovernor() : undefined
@@ -101,7 +104,7 @@ async function outcomeWritten (config: Config, io: CliIo, summary: Summary | und
 }
 
 /** The summary with how the run ended and why (exit_code, error), so that a monitor reads one file. */
-async function writeSummaryJson (path: string, summary: Summary | undefined, exitCode: number, error: unknown): Promise<void> {
+async function writeSummaryJson (path: string, summary: Summary | undefined, exitCode: number | null, error: unknown): Promise<void> {
   const counts = (summary ?? new (await import('../summary.js')).Summary()).toJSON()
   const outcome = { exit_code: exitCode, error: error === undefined ? null : isForwardError(error) ? { code: error.code, message: error.message } : { code: 'unexpected', message: String(error) } }
   try {
@@ -130,6 +133,7 @@ function installSignals (controller: AbortController): void {
       process.stderr.write(`matomo-forward: ${signal}: stopping; waiting for batches in flight (a second signal exits at once)\n`)
       controller.abort(signal)
     } else {
+      process.stderr.write(`matomo-forward: ${signal} again: exiting at once (${EXIT.interrupted}); the checkpoint holds what Matomo acknowledged\n`)
       process.exitCode = EXIT.interrupted
       // Second signal: the checkpoint on disk already holds only acknowledged lines.
       process.exit(EXIT.interrupted)

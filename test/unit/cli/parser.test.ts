@@ -109,10 +109,13 @@ describe('main', () => {
     // Aborted once the line was taken from standard input (a slow start-up under load must not abort earlier).
     for (let i = 0; i < 500 && stdin.readableLength > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
     await new Promise((resolve) => setTimeout(resolve, 50))
+    // While it runs, the file says the run has not ended (a kill -9 or a second signal leaves that, not an old outcome).
+    assert.deepEqual((JSON.parse(readFileSync(summaryPath, 'utf8')) as { exit_code: unknown }).exit_code, null)
     controller.abort()
     // Exit 1 only because standard input was stopped before its end (it cannot be resumed).
     assert.equal(await running, 1)
-    const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as { hits_pending_at_exit_total: number, lines_held_at_exit_total: number, streams_stopped_early: string[] }
+    const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as { exit_code: number, hits_pending_at_exit_total: number, lines_held_at_exit_total: number, streams_stopped_early: string[] }
+    assert.equal(summary.exit_code, 1)
     assert.equal(summary.hits_pending_at_exit_total, 0)
     assert.equal(summary.lines_held_at_exit_total, 1)
     assert.deepEqual(summary.streams_stopped_early, ['standard input'])
