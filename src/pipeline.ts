@@ -437,11 +437,29 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
       return
     }
     const stream = streamFromHandle(handle, gzip, start, gzip ? undefined : rawSize)
-    const end = await readStream(run, stream, progress, start, line, run.signal, gzip ? undefined : rawSize)
+    let end: number | undefined
+    try {
+      end = await readStream(run, stream, progress, start, line, run.signal, gzip ? undefined : rawSize)
+    } catch (err) {
+      // A .gz that ends before its trailer and changed a moment ago is most likely still being written (logrotate
+      // compressing access.log.1 while a cron run reads access.log*): what is there was read, the rest comes with
+      // a later run. Older, it is damaged (cut by a full disk) and stays an error.
+      const ageMs = Date.now() - Number(ids.mtimeMs)
+      if (!gzip || !isCutOffGzip(err) || ageMs > GZIP_BEING_WRITTEN_MS) throw err
+      logger.warn({ path, modifiedMsAgo: Math.round(ageMs) }, `${path} ends before its gzip trailer and was modified ${Math.round(ageMs / 1000)} s ago: probably still being written; read up to there, the rest is read by a later run`)
+      return
+    }
     if (end !== undefined) file.eof = { offset: end, rawSize }
   } finally {
     await handle.close()
   }
+}
+
+/** A gzip file modified this recently that ends early is taken as being written, not as damaged. */
+const GZIP_BEING_WRITTEN_MS = 60_000
+
+function isCutOffGzip (err: unknown): boolean {
+  return ((err as { cause?: { code?: unknown } }).cause?.code) === 'Z_BUF_ERROR'
 }
 
 /** The file read furthest earlier in this run whose first FINGERPRINT_BYTES are `head`'s (the rule for a match by content). */

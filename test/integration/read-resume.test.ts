@@ -1,7 +1,7 @@
 // read resumes every file from its checkpoint: only new lines are sent, failures hold the checkpoint back.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { appendFileSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PassThrough, Readable, Writable } from 'node:stream'
 import { gzipSync } from 'node:zlib'
@@ -94,6 +94,8 @@ describe('read with checkpoints', () => {
     writeFileSync(join(dir, 'a.log'), accessLines(0, 5))
     const gz = gzipSync(accessLines(100, 3000))
     writeFileSync(join(dir, 'b.log.gz'), gz.subarray(0, gz.length - 40)) // cut short, as by a full disk
+    const anHourAgo = new Date(Date.now() - 3_600_000)
+    utimesSync(join(dir, 'b.log.gz'), anHourAgo, anHourAgo) // (a recent one is taken as being written)
     writeFileSync(join(dir, 'c.log'), accessLines(10, 15))
     const sink = createTestSink()
     await assert.rejects(forward({ config: testConfig('read', ['a.log', 'b.log.gz', 'c.log'], join(dir, 'state')), logger: silentLogger(), sink, cwd: dir }),
@@ -107,6 +109,18 @@ describe('read with checkpoints', () => {
     const both = [...sink.acked, ...again.acked]
     assert.equal(new Set(both).size, both.length, 'no line twice')
     assert.ok(again.acked.every((id) => Number(id) >= 100), 'the good files are finished')
+  })
+
+  test('a .gz that ends early and changed a moment ago is being written: read up to there with a warning, no error; the rest comes later', async (t) => {
+    const dir = tmpDir(t)
+    const gz = gzipSync(accessLines(0, 3000))
+    writeFileSync(join(dir, 'access.log.1.gz'), gz.subarray(0, Math.floor(gz.length / 2)))
+    const first = createTestSink()
+    await forward({ config: testConfig('read', ['access.log.1.gz'], join(dir, 'state')), logger: silentLogger(), sink: first, cwd: dir })
+    assert.ok(first.acked.length > 0 && first.acked.length < 3000, String(first.acked.length))
+    assert.deepEqual(first.acked, ids(0, first.acked.length), 'whole lines, in order')
+    writeFileSync(join(dir, 'access.log.1.gz'), gz) // logrotate is done
+    assert.deepEqual((await run(dir, ['access.log.1.gz'])).acked, ids(first.acked.length, 3000))
   })
 
   test('a format that cannot be detected stops the run, and the summary still adds up (the lines count as held)', async (t) => {
