@@ -141,7 +141,13 @@ export class FileTailer {
       // Extend a short fingerprint before these bytes can be acknowledged, so a checkpoint never covers
       // bytes its fingerprint does not vouch for.
       const identity = this.gen.tracked.identity
-      if (identity.headBytes < FINGERPRINT_BYTES && next > identity.headBytes) await this.refreshIdentity()
+      if (identity.headBytes < FINGERPRINT_BYTES && next > identity.headBytes && !(await this.refreshIdentity())) {
+        // Truncated and refilled between the head check above and this read: these bytes are from the middle of
+        // new content. Extending the fingerprint over them would vouch for the new content and hide its first
+        // lines for good; start again at 0 instead.
+        await this.restart('replaced (its first bytes changed)')
+        continue
+      }
       this.offset = next
       readThisPoll += bytesRead
       grew = true
@@ -204,10 +210,13 @@ export class FileTailer {
     return headMatches(identity, head)
   }
 
-  private async refreshIdentity (): Promise<void> {
+  /** Extends a short fingerprint over what the file holds now; false (unchanged) when its first bytes are no longer the fingerprinted ones. */
+  private async refreshIdentity (): Promise<boolean> {
     const stat = await this.handle.stat({ bigint: true })
     const { head } = await readHead(this.handle)
+    if (!headMatches(this.gen.tracked.identity, head)) return false
     this.gen.tracked.identity = identityOf(stat, head)
+    return true
   }
 
   /**
