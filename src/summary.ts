@@ -111,7 +111,7 @@ export class Summary {
         `  invalid      ${s.hits_invalid_total}`,
         `  unaccounted  ${s.hits_unaccounted_total}`
       )
-      if (s.hits_pending_at_exit_total > 0) lines.push(`  unanswered   ${s.hits_pending_at_exit_total} (not acknowledged when the run stopped, sent or not yet; sent again next run)`)
+      if (s.hits_pending_at_exit_total > 0) lines.push(`  unanswered   ${s.hits_pending_at_exit_total} (not answered by Matomo when the run stopped, sent or not yet; sent again next run)`)
     }
     lines.push(`  duration     ${s.duration_seconds.toFixed(2)} s (${s.lines_per_second} lines/s)`)
     return lines.join('\n') + '\n'

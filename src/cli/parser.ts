@@ -65,7 +65,7 @@ export function createParser (options: { wrapHelp?: boolean } = { wrapHelp: true
     .alias('help', 'h')
     .demandCommand(1, 'Name a command: read, tail or check.')
     .recommendCommands()
-    .epilogue('Exit codes: 0 all delivered or deliberately filtered/rejected; 1 stopped with undelivered hits; 2 usage or configuration; 3 finished, but Matomo rejected some hits.\nDocs: README.md, docs/errors.md.')
+    .epilogue('Exit codes: 0 all delivered or deliberately filtered/rejected; 1 stopped with undelivered hits; 2 usage or configuration; 3 finished, but Matomo rejected some hits; 130 a second SIGINT/SIGTERM, exited at once.\nDocs: README.md, docs/errors.md.')
   // Files are optional for yargs: a missing file is reported by config validation with every other problem
   // (yargs would stop at the first, and an unknown flag before the files takes the first file as its value).
   for (const command of COMMANDS) {
