@@ -1,6 +1,7 @@
 // The checkpoint store of one --state-dir: per file identity, the offset below which every line is done; versioned, atomic, locked.
 import { closeSync, fsyncSync, openSync, readFileSync, readlinkSync, realpathSync, renameSync, writeFileSync } from 'node:fs'
 import { link, open, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { errors } from '../errors.js'
@@ -537,22 +538,25 @@ function procStat (pid: number): { state: string, start: string } | undefined {
  * links are not supported, created then written, as before.
  */
 async function createWithContent (path: string, text: string): Promise<void> {
-  const own = `${path}.${process.pid}.tmp`
+  // A name no other process can have (two containers' pid 1 on one volume would share a pid-based one, and the
+  // second's write would put its text into the first's lock), created exclusively.
+  const own = `${path}.${randomBytes(8).toString('hex')}.tmp`
   try {
-    await writeFile(own, text, { mode: 0o644 })
-  } catch {
-    await createThenWrite(path, text)
-    return
-  }
-  try {
-    await link(own, path)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw err
-    await createThenWrite(path, text)
+    await writeFile(own, text, { mode: 0o644, flag: 'wx' })
+    try {
+      await link(own, path)
+    } catch (err) {
+      // Only a file system without hard links falls back; EEXIST (held) and any other failure are the caller's.
+      if (!NO_HARD_LINKS.has((err as NodeJS.ErrnoException).code ?? '')) throw err
+      await createThenWrite(path, text)
+    }
   } finally {
     await unlink(own).catch(() => undefined)
   }
 }
+
+/** link() errors of file systems without hard links (some FUSE and SMB mounts). */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK'])
 
 async function createThenWrite (path: string, text: string): Promise<void> {
   const handle = await open(path, 'wx', 0o644)

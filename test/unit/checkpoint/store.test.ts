@@ -226,6 +226,15 @@ describe('CheckpointStore', () => {
     assert.deepEqual(readdirSync(dir).filter((name) => name.includes('.tmp')), [], 'no temporary file left')
   })
 
+  test('the lock\'s temporary file has a name of its own: another process with the same pid (a container\'s pid 1) keeps its own', async (t) => {
+    const dir = tmpDir(t)
+    // What a same-pid process in another pid namespace would have in flight under a pid-based name.
+    const theirs = join(dir, `${LOCK_FILE}.${process.pid}.tmp`)
+    writeFileSync(theirs, 'their lock text')
+    await (await CheckpointStore.open(dir)).close()
+    assert.equal(readFileSync(theirs, 'utf8'), 'their lock text')
+  })
+
   test('takes over the stale lock of a dead process, and an old empty lock file', async (t) => {
     const dir = tmpDir(t)
     writeFileSync(join(dir, LOCK_FILE), `${deadPid()}\n`)
