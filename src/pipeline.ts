@@ -397,7 +397,8 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
         start = 0
         line = 0
       } else {
-        start = rawSize
+        leaveUnfinishedCopy(run, path, rawSize, start, match.entry.path)
+        return
       }
     }
     if (match?.by === 'inode' && gzip && start > 0 && match.entry.completeRawSize !== rawSize && !(await gzipContentReaches(handle, start))) {
@@ -417,9 +418,13 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
     if (twin !== undefined && twin.progress.readTo.offset > start) {
       await waitAnswered(run, twin.progress)
       const done = twin.progress.committed
+      if (!gzip && done > rawSize) {
+        leaveUnfinishedCopy(run, path, rawSize, done, twin.path)
+        return
+      }
       if (done > start) {
-        start = gzip || done <= rawSize ? done : rawSize
-        line = start === done ? twin.progress.committedLine : 0
+        start = done
+        line = twin.progress.committedLine
         logger.info({ path, offset: start, sameAs: twin.path }, `${path} has the same content as ${twin.path}, read in this run: starting at byte ${start}`)
       }
     }
@@ -453,6 +458,16 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
   } finally {
     await handle.close()
   }
+}
+
+/**
+ * A file with the content of another but shorter than what that one covers is a copy still being made
+ * (copytruncate, cp): everything in it was delivered under the other name, and its end may be mid-line, so it is
+ * neither read nor checkpointed now (a checkpoint there would make the finished copy resume mid-line). A later run
+ * matches the finished copy by content.
+ */
+function leaveUnfinishedCopy (run: Run, path: string, size: number, covered: number, other: string): void {
+  run.logger.info({ path, size, sameAs: other, covered }, `${path} holds the start of ${other} (${size} of the ${covered} bytes delivered from it): a copy still being made? left for a later run`)
 }
 
 /** A gzip file modified this recently that ends early is taken as being written, not as damaged. */
