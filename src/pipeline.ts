@@ -449,8 +449,12 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
       // A .gz that ends before its trailer and changed a moment ago is most likely still being written (logrotate
       // compressing access.log.1 while a cron run reads access.log*): what is there was read, the rest comes with
       // a later run. Older, it is damaged (cut by a full disk) and stays an error.
-      const ageMs = Date.now() - Number(ids.mtimeMs)
-      if (!gzip || !isCutOffGzip(err) || ageMs > GZIP_BEING_WRITTEN_MS) throw err
+      if (!gzip || !isCutOffGzip(err)) throw err
+      // Stated now, not at the open: the read may have taken long, and a file that changed since is being written.
+      const now = await handle.stat({ bigint: true }).catch(() => ids)
+      const ageMs = Date.now() - Number(now.mtimeMs)
+      const changed = now.size !== ids.size || now.mtimeMs !== ids.mtimeMs
+      if (!changed && (ageMs < 0 || ageMs > GZIP_BEING_WRITTEN_MS)) throw err
       logger.warn({ path, modifiedMsAgo: Math.round(ageMs) }, `${path} ends before its gzip trailer and was modified ${Math.round(ageMs / 1000)} s ago: probably still being written; read up to there, the rest is read by a later run`)
       return
     }

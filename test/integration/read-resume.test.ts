@@ -145,6 +145,11 @@ describe('read with checkpoints', () => {
     assert.deepEqual(first.acked, ids(0, first.acked.length), 'whole lines, in order')
     writeFileSync(join(dir, 'access.log.1.gz'), gz) // logrotate is done
     assert.deepEqual((await run(dir, ['access.log.1.gz'])).acked, ids(first.acked.length, 3000))
+    // A time in the future (clock skew, NFS) is no sign of a file being written: damaged.
+    writeFileSync(join(dir, 'future.log.gz'), gz.subarray(0, Math.floor(gz.length / 2)))
+    const later = new Date(Date.now() + 3_600_000)
+    utimesSync(join(dir, 'future.log.gz'), later, later)
+    await assert.rejects(forward({ config: testConfig('read', ['future.log.gz'], join(dir, 'state')), logger: silentLogger(), sink: createTestSink(), cwd: dir }), { code: 'MF_ERR_SOURCE_UNREADABLE' })
   })
 
   test('a format that cannot be detected stops the run, and the summary still adds up (the lines count as held)', async (t) => {
