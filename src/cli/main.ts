@@ -1,5 +1,5 @@
 // Process glue: parse argv, resolve config, run the command, print the summary, map errors to exit codes.
-import { writeFileSync } from 'node:fs'
+import { realpathSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import type { Readable } from 'node:stream'
 import { resolveConfig } from '../config/resolve.js'
@@ -72,7 +72,14 @@ export async function main (args: readonly string[], io: CliIo): Promise<number>
   try {
     // Until the run ends, the file says it has not (exit_code null): a run killed or stopped by a second signal
     // leaves that, not the previous run's outcome.
-    if (config.summaryJson !== undefined && config.command !== 'check') await writeSummaryJson(config.summaryJson, undefined, null, undefined)
+    // Only to a file: a pipe or a device (/dev/stdout, a collector's FIFO) gets the outcome alone.
+    if (config.summaryJson !== undefined && config.command !== 'check' && regularFile(config.summaryJson) !== false) {
+      try {
+        await writeSummaryJson(config.summaryJson, undefined, null, undefined)
+      } catch (err) {
+        return reportError(err, io) // once: nothing ran, and the file would fail again at the end
+      }
+    }
     const { runCommand } = await import('./run-command.js')
     // Only the process entry bounds the heap: an embedding application owns its own GC policy.
     const governor = io.boundHeap === true ? (await import('./heap-governor.js')).startHeapGovernor() : undefined
@@ -107,10 +114,30 @@ async function outcomeWritten (config: Config, io: CliIo, summary: Summary | und
 async function writeSummaryJson (path: string, summary: Summary | undefined, exitCode: number | null, error: unknown): Promise<void> {
   const counts = (summary ?? new (await import('../summary.js')).Summary()).toJSON()
   const outcome = { exit_code: exitCode, error: error === undefined ? null : isForwardError(error) ? { code: error.code, message: error.message } : { code: 'unexpected', message: String(error) } }
+  const text = JSON.stringify({ ...counts, ...outcome }, null, 2) + '\n'
   try {
-    writeFileSync(path, JSON.stringify({ ...counts, ...outcome }, null, 2) + '\n')
+    const file = regularFile(path)
+    if (file === false) {
+      writeFileSync(path, text)
+      return
+    }
+    // Whole or not at all, for a monitor reading it while it is rewritten: a file beside it, renamed over it (over
+    // the file a symlink names, not the symlink).
+    const target = file === true ? realpathSync(path) : path
+    const temporary = `${target}.${process.pid}.tmp`
+    writeFileSync(temporary, text)
+    renameSync(temporary, target)
   } catch (err) {
     throw errors.MF_ERR_OUTPUT_WRITE(path, (err as Error).message, { cause: err })
+  }
+}
+
+/** True for a regular file, false for anything else (a FIFO, a device), undefined when nothing is there yet. */
+function regularFile (path: string): boolean | undefined {
+  try {
+    return statSync(path).isFile()
+  } catch {
+    return undefined
   }
 }
 
@@ -133,7 +160,7 @@ function installSignals (controller: AbortController): void {
       process.stderr.write(`matomo-forward: ${signal}: stopping; waiting for batches in flight (a second signal exits at once)\n`)
       controller.abort(signal)
     } else {
-      process.stderr.write(`matomo-forward: ${signal} again: exiting at once (${EXIT.interrupted}); the checkpoint holds what Matomo acknowledged\n`)
+      process.stderr.write(`matomo-forward: ${signal} again: exiting at once (${EXIT.interrupted}); the checkpoint on disk holds only what Matomo acknowledged\n`)
       process.exitCode = EXIT.interrupted
       // Second signal: the checkpoint on disk already holds only acknowledged lines.
       process.exit(EXIT.interrupted)

@@ -1,5 +1,7 @@
 // The yargs parser and main(), in-process: commands, flags as given, help, version, and usage errors.
-import { readFileSync, writeFileSync } from 'node:fs'
+import { createReadStream, readFileSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { once } from 'node:events'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { describe, test } from 'node:test'
@@ -97,6 +99,20 @@ describe('main', () => {
     assert.equal(code, 1)
     assert.match(io.err(), /^MF_ERR_OUTPUT_WRITE: cannot write .*a-file\/summary\.json: ENOTDIR/m)
     assert.equal(io.out(), '', 'nothing was read')
+  })
+
+  test('--summary-json to a named pipe gets the outcome alone (no "not ended" document first)', { timeout: 15_000 }, async (t) => {
+    const fifo = join(tmpDir(t), 'summary.fifo')
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0)
+    const chunks: Buffer[] = []
+    const reader = createReadStream(fifo)
+    reader.on('data', (c: Buffer) => chunks.push(c))
+    const ended = once(reader, 'end')
+    const io = captureIo({ stdin: '' })
+    assert.equal(await main(['read', '-', '--dry-run', '--idsite', '1', '--summary-json', fifo], io), 0)
+    await ended
+    const summary = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { exit_code: number }
+    assert.equal(summary.exit_code, 0)
   })
 
   test('a dry run stopped while lines are held for format detection: held lines are not pending hits', async (t) => {
