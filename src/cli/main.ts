@@ -125,7 +125,12 @@ async function writeSummaryJson (path: string, summary: Summary | undefined, exi
     // the file a symlink names, not the symlink).
     const target = file === true ? realpathSync(path) : path
     const temporary = `${target}.${process.pid}.tmp`
-    writeFileSync(temporary, text)
+    try {
+      writeFileSync(temporary, text)
+    } catch {
+      writeFileSync(path, text) // a directory we may not create files in, around a file we may write: in place
+      return
+    }
     renameSync(temporary, target)
   } catch (err) {
     throw errors.MF_ERR_OUTPUT_WRITE(path, (err as Error).message, { cause: err })

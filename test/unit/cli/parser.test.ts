@@ -106,7 +106,7 @@ describe('main', () => {
     assert.equal(spawnSync('mkfifo', [fifo]).status, 0)
     const chunks: Buffer[] = []
     const reader = createReadStream(fifo)
-    reader.on('data', (c: Buffer) => chunks.push(c))
+    reader.on('data', (c: Buffer | string) => { chunks.push(Buffer.from(c)) })
     const ended = once(reader, 'end')
     const io = captureIo({ stdin: '' })
     assert.equal(await main(['read', '-', '--dry-run', '--idsite', '1', '--summary-json', fifo], io), 0)
