@@ -396,6 +396,12 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
         logger.warn({ path, size: rawSize, checkpoint: start }, `${path} is shorter than its checkpoint: it was truncated; reading it from the start`)
         start = 0
         line = 0
+      } else if (match.entry.path === path) {
+        // This name's content was replaced by a new file (another inode: sed -i, tmp + mv) that starts the same
+        // but is shorter: read whole, as a truncated file is (duplicates of its first lines, never a loss).
+        logger.warn({ path, size: rawSize, checkpoint: start }, `${path} was replaced by a shorter file with the same first bytes; reading it from the start`)
+        start = 0
+        line = 0
       } else {
         leaveUnfinishedCopy(run, path, rawSize, start, match.entry.path)
         return
@@ -454,7 +460,8 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
       const now = await handle.stat({ bigint: true }).catch(() => ids)
       const ageMs = Date.now() - Number(now.mtimeMs)
       const changed = now.size !== ids.size || now.mtimeMs !== ids.mtimeMs
-      if (!changed && (ageMs < 0 || ageMs > GZIP_BEING_WRITTEN_MS)) throw err
+      // A clock a little ahead (a network file system) still counts as recent.
+      if (!changed && Math.abs(ageMs) > GZIP_BEING_WRITTEN_MS) throw err
       logger.warn({ path, modifiedMsAgo: Math.round(ageMs) }, `${path} ends before its gzip trailer and was modified ${Math.round(ageMs / 1000)} s ago: probably still being written; read up to there, the rest is read by a later run`)
       return
     }

@@ -1,5 +1,5 @@
 // Process glue: parse argv, resolve config, run the command, print the summary, map errors to exit codes.
-import { realpathSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { lstatSync, writeFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import type { Readable } from 'node:stream'
 import { resolveConfig } from '../config/resolve.js'
@@ -72,8 +72,9 @@ export async function main (args: readonly string[], io: CliIo): Promise<number>
   try {
     // Until the run ends, the file says it has not (exit_code null): a run killed or stopped by a second signal
     // leaves that, not the previous run's outcome.
-    // Only to a file: a pipe or a device (/dev/stdout, a collector's FIFO) gets the outcome alone.
-    if (config.summaryJson !== undefined && config.command !== 'check' && regularFile(config.summaryJson) !== false) {
+    // Only to a plain file named directly: a pipe, a device or a symlink (/dev/stdout redirected to a log, a
+    // collector's FIFO) gets the outcome alone, at the end.
+    if (config.summaryJson !== undefined && config.command !== 'check' && plainFileOrNothing(config.summaryJson)) {
       try {
         await writeSummaryJson(config.summaryJson, undefined, null, undefined)
       } catch (err) {
@@ -116,33 +117,19 @@ async function writeSummaryJson (path: string, summary: Summary | undefined, exi
   const outcome = { exit_code: exitCode, error: error === undefined ? null : isForwardError(error) ? { code: error.code, message: error.message } : { code: 'unexpected', message: String(error) } }
   const text = JSON.stringify({ ...counts, ...outcome }, null, 2) + '\n'
   try {
-    const file = regularFile(path)
-    if (file === false) {
-      writeFileSync(path, text)
-      return
-    }
-    // Whole or not at all, for a monitor reading it while it is rewritten: a file beside it, renamed over it (over
-    // the file a symlink names, not the symlink).
-    const target = file === true ? realpathSync(path) : path
-    const temporary = `${target}.${process.pid}.tmp`
-    try {
-      writeFileSync(temporary, text)
-    } catch {
-      writeFileSync(path, text) // a directory we may not create files in, around a file we may write: in place
-      return
-    }
-    renameSync(temporary, target)
+    // In place, as the user named it: its mode, owner, links and bind mounts stay (a rename over it would not).
+    writeFileSync(path, text)
   } catch (err) {
     throw errors.MF_ERR_OUTPUT_WRITE(path, (err as Error).message, { cause: err })
   }
 }
 
-/** True for a regular file, false for anything else (a FIFO, a device), undefined when nothing is there yet. */
-function regularFile (path: string): boolean | undefined {
+/** A regular file that is not a symlink, or nothing yet. */
+function plainFileOrNothing (path: string): boolean {
   try {
-    return statSync(path).isFile()
+    return lstatSync(path).isFile()
   } catch {
-    return undefined
+    return true
   }
 }
 
