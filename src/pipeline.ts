@@ -1,7 +1,7 @@
 // Wires sources → line processor → sink for one run (read or tail), keeps checkpoints, and owns the order of shutdown.
 import { closeSync, constants, open as openFd, openSync } from 'node:fs'
 import { Socket } from 'node:net'
-import { open, stat } from 'node:fs/promises'
+import { open, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import type { Readable } from 'node:stream'
@@ -391,17 +391,20 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
     const match = config.ignoreCheckpoints || store === undefined ? undefined : store.find(ids, head)
     let start = match?.entry.offset ?? 0
     let line = match?.entry.line ?? 0
+    let replaced = false
     if (match !== undefined && !gzip && start > rawSize) {
       if (match.by === 'inode') {
         logger.warn({ path, size: rawSize, checkpoint: start }, `${path} is shorter than its checkpoint: it was truncated; reading it from the start`)
         start = 0
         line = 0
-      } else if (match.entry.path === path) {
-        // This name's content was replaced by a new file (another inode: sed -i, tmp + mv) that starts the same
-        // but is shorter: read whole, as a truncated file is (duplicates of its first lines, never a loss).
-        logger.warn({ path, size: rawSize, checkpoint: start }, `${path} was replaced by a shorter file with the same first bytes; reading it from the start`)
+      } else if (match.entry.path === path && !(await looksInProgress(handle, Number(ids.mtimeMs), rawSize))) {
+        // This name's content was replaced by a new, finished file (another inode: sed -i, tmp + mv) that starts the
+        // same but is shorter: read whole, as a truncated file is. Every line of it goes again (Matomo cannot tell
+        // them from new hits), but none of them is lost. One still being written is left for a later run below.
+        logger.warn({ path, size: rawSize, checkpoint: start }, `${path} was replaced by a shorter file with the same first bytes; reading it whole again (its ${rawSize} bytes are sent again)`)
         start = 0
         line = 0
+        replaced = true
       } else {
         leaveUnfinishedCopy(run, path, rawSize, start, match.entry.path)
         return
@@ -421,7 +424,7 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
     // starting where it was only read would checkpoint this file past lines still in flight, and if they failed
     // and the first file went away (logrotate deletes access.log.1 after compressing it), they would be lost.
     const twin = sameContentRead(tracked, head)
-    if (twin !== undefined && twin.progress.readTo.offset > start) {
+    if (!replaced && twin !== undefined && twin.progress.readTo.offset > start) {
       await waitAnswered(run, twin.progress)
       const done = twin.progress.committed
       if (!gzip && done > rawSize) {
@@ -462,7 +465,8 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
       const changed = now.size !== ids.size || now.mtimeMs !== ids.mtimeMs
       // A clock a little ahead (a network file system) still counts as recent.
       if (!changed && Math.abs(ageMs) > GZIP_BEING_WRITTEN_MS) throw err
-      logger.warn({ path, modifiedMsAgo: Math.round(ageMs) }, `${path} ends before its gzip trailer and was modified ${Math.round(ageMs / 1000)} s ago: probably still being written; read up to there, the rest is read by a later run`)
+      const when = ageMs < 0 ? 'has a modification time just ahead of this clock' : `was modified ${Math.round(ageMs / 1000)} s ago`
+      logger.warn({ path, modifiedMsAgo: Math.round(ageMs) }, `${path} ends before its gzip trailer and ${when}: probably still being written; read up to there, the rest is read by a later run`)
       return
     }
     if (end !== undefined) file.eof = { offset: end, rawSize }
@@ -479,6 +483,15 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
  */
 function leaveUnfinishedCopy (run: Run, path: string, size: number, covered: number, other: string): void {
   run.logger.info({ path, size, sameAs: other, covered }, `${path} holds the start of ${other} (${size} of the ${covered} bytes delivered from it): a copy still being made? left for a later run`)
+}
+
+/** Modified within GZIP_BEING_WRITTEN_MS (either way: clock skew), or its last byte is not a newline. */
+async function looksInProgress (handle: FileHandle, mtimeMs: number, size: number): Promise<boolean> {
+  if (Math.abs(Date.now() - mtimeMs) <= GZIP_BEING_WRITTEN_MS) return true
+  if (size === 0) return false
+  const last = Buffer.alloc(1)
+  await handle.read(last, 0, 1, size - 1)
+  return last[0] !== 0x0a
 }
 
 /** A gzip file modified this recently that ends early is taken as being written, not as damaged. */

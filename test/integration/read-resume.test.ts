@@ -113,13 +113,17 @@ describe('read with checkpoints', () => {
     assert.deepEqual((await run(other, ['access.log.1'])).pushed, [], 'the finished copy is matched by content')
   })
 
-  test('a file replaced under its name by a shorter one with the same first bytes (sed -i, tmp + mv) is read whole: nothing of it lost', async (t) => {
+  test('a file replaced under its name by a shorter one with the same first bytes (sed -i, tmp + mv) is read whole once finished: nothing of it lost', async (t) => {
     const dir = tmpDir(t)
     const log = join(dir, 'app.log')
     writeFileSync(log, accessLines(0, 40))
     assert.deepEqual((await run(dir, ['app.log'])).acked, ids(0, 40))
     writeFileSync(join(dir, 'tmp'), accessLines(0, 10) + accessLines(500, 505))
     renameSync(join(dir, 'tmp'), log)
+    // Modified a moment ago: it may still be being written (a copy coming in under this name); left for later.
+    assert.deepEqual((await run(dir, ['app.log'])).pushed, [])
+    const anHourAgo = new Date(Date.now() - 3_600_000)
+    utimesSync(log, anHourAgo, anHourAgo)
     assert.deepEqual((await run(dir, ['app.log'])).acked, [...ids(0, 10), ...ids(500, 505)])
     appendFileSync(log, accessLines(600, 640))
     assert.deepEqual((await run(dir, ['app.log'])).acked, ids(600, 640))
