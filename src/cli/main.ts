@@ -1,5 +1,5 @@
 // Process glue: parse argv, resolve config, run the command, print the summary, map errors to exit codes.
-import { lstatSync, writeFileSync } from 'node:fs'
+import { fstatSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import type { Readable } from 'node:stream'
 import { resolveConfig } from '../config/resolve.js'
@@ -72,9 +72,9 @@ export async function main (args: readonly string[], io: CliIo): Promise<number>
   try {
     // Until the run ends, the file says it has not (exit_code null): a run killed or stopped by a second signal
     // leaves that, not the previous run's outcome.
-    // Only to a plain file named directly: a pipe, a device or a symlink (/dev/stdout redirected to a log, a
-    // collector's FIFO) gets the outcome alone, at the end.
-    if (config.summaryJson !== undefined && config.command !== 'check' && plainFileOrNothing(config.summaryJson)) {
+    // Only to a file of its own: a pipe, a device or our own output (/dev/stdout redirected to a log, a collector's
+    // FIFO) gets the outcome alone, at the end.
+    if (config.summaryJson !== undefined && config.command !== 'check' && fileOfItsOwn(config.summaryJson)) {
       try {
         await writeSummaryJson(config.summaryJson, undefined, null, undefined)
       } catch (err) {
@@ -117,20 +117,43 @@ async function writeSummaryJson (path: string, summary: Summary | undefined, exi
   const outcome = { exit_code: exitCode, error: error === undefined ? null : isForwardError(error) ? { code: error.code, message: error.message } : { code: 'unexpected', message: String(error) } }
   const text = JSON.stringify({ ...counts, ...outcome }, null, 2) + '\n'
   try {
+    // Our own stdout or stderr (/dev/stdout, redirected to a log by cron): appended through it, never reopened
+    // with truncation, which would wipe the log.
+    const own = outputFdOf(path)
+    if (own !== undefined) writeSync(own, text)
     // In place, as the user named it: its mode, owner, links and bind mounts stay (a rename over it would not).
-    writeFileSync(path, text)
+    else writeFileSync(path, text)
   } catch (err) {
     throw errors.MF_ERR_OUTPUT_WRITE(path, (err as Error).message, { cause: err })
   }
 }
 
-/** A regular file that is not a symlink, or nothing yet. */
-function plainFileOrNothing (path: string): boolean {
+/** A regular file (through symlinks) that is not our stdout or stderr, or nothing yet. */
+function fileOfItsOwn (path: string): boolean {
   try {
-    return lstatSync(path).isFile()
+    return statSync(path).isFile() && outputFdOf(path) === undefined
   } catch {
     return true
   }
+}
+
+/** 1 or 2 when `path` is the very file (or device) our stdout or stderr is. */
+function outputFdOf (path: string): 1 | 2 | undefined {
+  let target
+  try {
+    target = statSync(path)
+  } catch {
+    return undefined
+  }
+  for (const fd of [1, 2] as const) {
+    try {
+      const out = fstatSync(fd)
+      if (out.dev === target.dev && out.ino === target.ino) return fd
+    } catch {
+      // that descriptor is closed
+    }
+  }
+  return undefined
 }
 
 function reportError (err: unknown, io: CliIo): number {

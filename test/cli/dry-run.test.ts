@@ -1,9 +1,9 @@
 // Spawns the built bin/matomo-forward.js: files, stdin, exit codes and output streams, as users run it.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { writeFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpDir } from '../helpers/tmp.js'
 
@@ -44,6 +44,23 @@ describe('bin/matomo-forward.js (built dist)', () => {
     assert.match(r.stderr, /filtered +2 +\(excluded_path: 1, not_an_access_entry: 1\)/)
     assert.match(r.stderr, /rejected +2 +\(invalid_json: 1, invalid_time: 1\)/)
     assert.match(r.stderr, /line 8 of \S*fixtures\/logs\/pino-http.ndjson \(offset \d+\) rejected: invalid_json/)
+  })
+
+  test('--summary-json /dev/stdout with stdout appended to a log (cron >> run.log): the log keeps what it held, the outcome comes last', (t) => {
+    const log = join(tmpDir(t), 'run.log')
+    writeFileSync(log, 'earlier line\n')
+    const fd = openSync(log, 'a')
+    try {
+      const r = spawnSync(process.execPath, [BIN, 'read', '--dry-run', '--idsite', '1', '--summary-json', '/dev/stdout', 'fixtures/logs/pino-http.ndjson'], { cwd: ROOT, stdio: ['ignore', fd, 'pipe'], timeout: 20_000 })
+      assert.equal(r.status, 0, String(r.stderr))
+    } finally {
+      closeSync(fd)
+    }
+    const text = readFileSync(log, 'utf8')
+    assert.ok(text.startsWith('earlier line\n'), text.slice(0, 200))
+    const outcome = JSON.parse(text.slice(text.lastIndexOf('\n{\n') + 1)) as { exit_code: number | null }
+    assert.equal(outcome.exit_code, 0, 'one outcome, at the end (no "not ended" document first)')
+    assert.equal(text.split('"exit_code"').length - 1, 1)
   })
 
   test('--status-dimension and --method-dimension send status and method as custom dimensions too', async () => {
