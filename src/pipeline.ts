@@ -463,8 +463,7 @@ async function readFile (run: Run, path: string, tracked: TrackedFile[]): Promis
       const now = await handle.stat({ bigint: true }).catch(() => ids)
       const ageMs = Date.now() - Number(now.mtimeMs)
       const changed = now.size !== ids.size || now.mtimeMs !== ids.mtimeMs
-      // A clock a little ahead (a network file system) still counts as recent.
-      if (!changed && Math.abs(ageMs) > GZIP_BEING_WRITTEN_MS) throw err
+      if (!changed && !modifiedRecently(Number(now.mtimeMs))) throw err
       const when = ageMs < 0 ? 'has a modification time just ahead of this clock' : `was modified ${Math.round(ageMs / 1000)} s ago`
       logger.warn({ path, modifiedMsAgo: Math.round(ageMs) }, `${path} ends before its gzip trailer and ${when}: probably still being written; read up to there, the rest is read by a later run`)
       return
@@ -485,17 +484,22 @@ function leaveUnfinishedCopy (run: Run, path: string, size: number, covered: num
   run.logger.info({ path, size, sameAs: other, covered }, `${path} holds the start of ${other} (${size} of the ${covered} bytes delivered from it): a copy still being made? left for a later run`)
 }
 
-/** Modified within GZIP_BEING_WRITTEN_MS (either way: clock skew), or its last byte is not a newline. */
+/** Modified recently, or its last byte is not a newline. */
 async function looksInProgress (handle: FileHandle, mtimeMs: number, size: number): Promise<boolean> {
-  if (Math.abs(Date.now() - mtimeMs) <= GZIP_BEING_WRITTEN_MS) return true
+  if (modifiedRecently(mtimeMs)) return true
   if (size === 0) return false
   const last = Buffer.alloc(1)
   await handle.read(last, 0, 1, size - 1)
   return last[0] !== 0x0a
 }
 
-/** A gzip file modified this recently that ends early is taken as being written, not as damaged. */
-const GZIP_BEING_WRITTEN_MS = 60_000
+/** A file modified this recently may still be being written (a .gz that ends early is then not called damaged). */
+const BEING_WRITTEN_MS = 60_000
+
+/** Within BEING_WRITTEN_MS of now, either way: a clock a little ahead (a network file system) counts as recent. */
+function modifiedRecently (mtimeMs: number): boolean {
+  return Math.abs(Date.now() - mtimeMs) <= BEING_WRITTEN_MS
+}
 
 function isCutOffGzip (err: unknown): boolean {
   return ((err as { cause?: { code?: unknown } }).cause?.code) === 'Z_BUF_ERROR'

@@ -1,5 +1,5 @@
 // Process glue: parse argv, resolve config, run the command, print the summary, map errors to exit codes.
-import { fstatSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { fstatSync, statSync, writeFileSync, writeSync, type Stats } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import type { Readable } from 'node:stream'
 import { resolveConfig } from '../config/resolve.js'
@@ -119,7 +119,7 @@ async function writeSummaryJson (path: string, summary: Summary | undefined, exi
   try {
     // Our own stdout or stderr (/dev/stdout, redirected to a log by cron): appended through it, never reopened
     // with truncation, which would wipe the log.
-    const own = outputFdOf(path)
+    const own = outputFdOf(statOrUndefined(path))
     if (own !== undefined) writeSync(own, text)
     // In place, as the user named it: its mode, owner, links and bind mounts stay (a rename over it would not).
     else writeFileSync(path, text)
@@ -130,21 +130,21 @@ async function writeSummaryJson (path: string, summary: Summary | undefined, exi
 
 /** A regular file (through symlinks) that is not our stdout or stderr, or nothing yet. */
 function fileOfItsOwn (path: string): boolean {
-  try {
-    return statSync(path).isFile() && outputFdOf(path) === undefined
-  } catch {
-    return true
-  }
+  const target = statOrUndefined(path)
+  return target === undefined || (target.isFile() && outputFdOf(target) === undefined)
 }
 
-/** 1 or 2 when `path` is the very file (or device) our stdout or stderr is. */
-function outputFdOf (path: string): 1 | 2 | undefined {
-  let target
+function statOrUndefined (path: string): Stats | undefined {
   try {
-    target = statSync(path)
+    return statSync(path)
   } catch {
     return undefined
   }
+}
+
+/** 1 or 2 when `target` is the very file (or device) our stdout or stderr is. */
+function outputFdOf (target: Stats | undefined): 1 | 2 | undefined {
+  if (target === undefined) return undefined
   for (const fd of [1, 2] as const) {
     try {
       const out = fstatSync(fd)
@@ -177,7 +177,6 @@ function installSignals (controller: AbortController): void {
     } else {
       process.stderr.write(`matomo-forward: ${signal} again: exiting at once (${EXIT.interrupted}); the checkpoint on disk holds only what Matomo acknowledged\n`)
       process.exitCode = EXIT.interrupted
-      // Second signal: the checkpoint on disk already holds only acknowledged lines.
       process.exit(EXIT.interrupted)
     }
   }

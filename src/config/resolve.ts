@@ -146,15 +146,12 @@ function loadConfigFile (path: string, problems: string[]): LoadedFile | undefin
 }
 
 /**
- * Whether an exact path (--exclude-path, a routeDetails key) can ever equal a request's path, which is matched
- * without its query string and always starts with a slash.
+ * Why an exact path (--exclude-path, a routeDetails key) can never equal a request's path, or undefined when it
+ * can. Request paths are matched without their query string, always start with a slash, and are compared
+ * percent-decoded. `rule` says what such paths must look like.
  */
-function canMatchPath (path: string): boolean {
-  return path.startsWith('/') && !path.includes('?') && !path.includes('#')
-}
-
-/** Why a path written with %-escapes cannot match as written: request paths are compared decoded. */
-function encodedPathProblem (path: string): string | undefined {
+function exactPathProblem (path: string, rule: string): string | undefined {
+  if (!path.startsWith('/') || path.includes('?') || path.includes('#')) return `"${path}" can never match: ${rule}`
   const decoded = decodePath(path)
   return decoded === path ? undefined : `"${path}" has %-escapes, but request paths are matched decoded (as asgi-matomo's ASGI path): write "${decoded}".`
 }
@@ -180,8 +177,8 @@ function crossCheck (input: ResolveInput, values: Record<string, unknown>, inval
   }
 
   for (const path of (values.excludePath as string[] | undefined) ?? []) {
-    if (!canMatchPath(path)) problems.push(`${originOf('exclude-path')}: "${path}" can never match: exclude paths are exact paths, starting with / and without a query string (e.g. /health; use --exclude-pattern for prefixes).`)
-    else if (encodedPathProblem(path) !== undefined) problems.push(`${originOf('exclude-path')}: ${encodedPathProblem(path) as string}`)
+    const problem = exactPathProblem(path, 'exclude paths are exact paths, starting with / and without a query string (e.g. /health; use --exclude-pattern for prefixes).')
+    if (problem !== undefined) problems.push(`${originOf('exclude-path')}: ${problem}`)
   }
 
   const trackingDataKey = values.trackingDataKey as string | undefined
@@ -239,8 +236,8 @@ function crossCheck (input: ResolveInput, values: Record<string, unknown>, inval
       problems.push('Config key routeDetails must map paths to objects of Matomo parameters, e.g. { "/health": { "action_name": "Health" } }.')
     } else {
       for (const key of Object.keys(routeDetails)) {
-        if (!canMatchPath(key)) problems.push(`Config key routeDetails: "${key}" can never match: keys are exact paths, starting with / and without a query string (e.g. "/health").`)
-        else if (encodedPathProblem(key) !== undefined) problems.push(`Config key routeDetails: ${encodedPathProblem(key) as string}`)
+        const problem = exactPathProblem(key, 'keys are exact paths, starting with / and without a query string (e.g. "/health").')
+        if (problem !== undefined) problems.push(`Config key routeDetails: ${problem}`)
       }
     }
   }

@@ -246,6 +246,11 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
     if (any) dispatch(budget)
   }
 
+  /** Every lane's open batch goes (the end of the input, or a caller that waits for every answer). */
+  function closeAll (): void {
+    for (const lane of lanes) close(lane)
+  }
+
   /** Moves the lane's open batch to its queue; false when it had none. */
   function detach (lane: Lane): boolean {
     const batch = lane.open
@@ -552,9 +557,7 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
     flush (): void {
       // A caller waits for every hit pushed so far to be answered (a copy of a file read earlier in the run):
       // the open batches go now, not at their age flush.
-      if (failure !== undefined) return
-      if (budget === undefined) for (const lane of lanes) close(lane)
-      else close(lanes[0] as Lane) // closes every lane's batch: one generation
+      if (failure === undefined) closeAll()
     },
     get unanswered () {
       return buffered
@@ -570,7 +573,7 @@ export function createMatomoSink (options: MatomoSinkOptions): MatomoSink {
       b.onRelease = () => { dispatch(b) }
     },
     async end (): Promise<void> {
-      for (const lane of lanes) close(lane)
+      closeAll()
       await new Promise<void>((resolve) => {
         idleWaiters.push(resolve)
         checkIdle()
