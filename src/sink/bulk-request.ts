@@ -202,9 +202,10 @@ export function createBulkClient (options: BulkClientOptions): BulkClient {
 }
 
 /** Decoders for the encodings a proxy may apply although we ask for none (no Accept-Encoding). */
+const gunzipBody = (b: Buffer): Buffer => gunzipSync(b, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: MAX_BODY_CHARS })
 const DECODERS: Readonly<Record<string, (bytes: Buffer) => Buffer>> = {
-  gzip: (b) => gunzipSync(b, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: MAX_BODY_CHARS }),
-  'x-gzip': (b) => gunzipSync(b, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: MAX_BODY_CHARS }),
+  gzip: gunzipBody,
+  'x-gzip': gunzipBody,
   deflate: (b) => inflateSync(b, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: MAX_BODY_CHARS }),
   br: (b) => brotliDecompressSync(b, { maxOutputLength: MAX_BODY_CHARS })
 }

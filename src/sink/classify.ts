@@ -223,5 +223,10 @@ export function snippet (answer: HttpAnswer, context: ClassifyContext): string {
   let text = body.startsWith('GIF8') ? body.slice(body.indexOf('<') === -1 ? 0 : body.indexOf('<')) : body
   text = text.replace(/<[^>]*>/g, ' ').replace(/[^\x20-\x7e\u00a0-\uffff]+/g, ' ').replace(/\s+/g, ' ').trim().replaceAll('\ue000', '<redacted>')
   if (text === '') return ''
-  return `: "${text.length > 200 ? text.slice(0, 200) + '…' : text}"`
+  return `: "${excerpt(text)}"`
+}
+
+/** At most 200 characters of a message taken from an answer. */
+export function excerpt (text: string): string {
+  return text.length > 200 ? text.slice(0, 200) + '…' : text
 }

@@ -150,7 +150,7 @@ async function proxyTransport (options: TransportOptions, tls: TlsOptions, httpP
 }
 
 /** An error with a code undici's client does not retry on its own (UND_ERR_SOCKET re-drives connect() forever). */
-export class ProxyTunnelError extends Error {
+class ProxyTunnelError extends Error {
   readonly code = 'MF_PROXY_TUNNEL'
 }
 

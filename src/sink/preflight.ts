@@ -1,6 +1,6 @@
 // `matomo-forward check` and the automatic preflight: URL, bulk endpoint, token and site, without writing any data.
 import { buildBulkBody, RequestFailure, type BulkClient, type HttpAnswer } from './bulk-request.js'
-import { BRUTE_FORCE_HELP, classifyAnswer, classifyFailure, isBruteForceBlock, redactSecrets, secretForms, snippet, type ClassifyContext } from './classify.js'
+import { BRUTE_FORCE_HELP, classifyAnswer, classifyFailure, excerpt, isBruteForceBlock, redactSecrets, secretForms, snippet, type ClassifyContext } from './classify.js'
 
 export type CheckStatus = 'ok' | 'warn' | 'fail'
 
@@ -143,10 +143,7 @@ async function apiCall (client: BulkClient, method: string, params: Record<strin
  * on the request layout), a blocked IP HTTP 500, and some errors are HTTP 200 with `result: error`.
  */
 export function classifyApiAnswer (answer: HttpAnswer, context: ClassifyContext): ApiResult {
-  const clean = (text: string): string => {
-    const line = redactSecrets(text, context.secrets).replace(/\s+/g, ' ').trim()
-    return line.length > 200 ? line.slice(0, 200) + '…' : line
-  }
+  const clean = (text: string): string => excerpt(redactSecrets(text, context.secrets).replace(/\s+/g, ' ').trim())
   let value: unknown
   let json = true
   try {
